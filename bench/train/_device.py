@@ -1,0 +1,32 @@
+"""Where tensors live and in which precision: device checks, batch placement, autocast settings."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from bench.errors import BenchError
+
+
+def resolve_device(name: str) -> torch.device:
+    """``torch.device`` for a config name; CUDA must be present when asked for."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise BenchError("train.device is 'cuda' but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def autocast(device: torch.device, enabled: bool) -> torch.autocast:
+    """Mixed precision for the forward pass: float16 on CUDA, bfloat16 on CPU (which has no float16 autocast)."""
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=enabled)
+
+
+def grad_scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler:
+    """Loss scaling is needed for float16 only, i.e. AMP on CUDA; elsewhere a disabled (pass-through) scaler."""
+    return torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
+
+
+def move_images(images: Tensor, device: torch.device, channels_last: bool) -> Tensor:
+    """Images onto the device, NHWC in memory when asked (4-D only)."""
+    fmt = torch.channels_last if channels_last and images.dim() == 4 else torch.preserve_format
+    return images.to(device, non_blocking=True, memory_format=fmt)

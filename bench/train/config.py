@@ -1,0 +1,129 @@
+"""The training loop's face: what to run (:class:`TrainConfig`), what to plug in (:class:`TrainHooks`)
+and what comes back (:class:`TrainResult`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from torch import Tensor
+from torch.optim import Optimizer
+
+from bench.errors import BenchError
+
+Optim = Literal["adam", "sgd"]
+Device = Literal["cpu", "cuda"]
+Status = Literal["ok", "diverged"]
+
+#: History keys that hold wall-clock numbers: they differ between otherwise identical runs.
+TIMING_KEYS = frozenset({"epoch_time_s", "eval_time_s", "images_per_s"})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. Defaults follow the blog where it had one (Adam, batch 8, lr 1e-4).
+
+    Attributes:
+        loss: a :func:`bench.train.losses.create_loss` name; ``None`` picks "dice" (binary), "ce" otherwise.
+        monitor: validation metric that selects the best checkpoint; ``None`` = "dice" ("accuracy" for
+            classification). "dice_batch_mean" selects like the blog did.
+        blog_eval_mode_bug: call ``model.train()`` only once before the first epoch, so BN stays in eval
+            mode (frozen running stats) from epoch 1 on, as in every blog notebook.
+        amp: mixed precision: float16 + GradScaler on CUDA, bfloat16 autocast on CPU.
+        deterministic: deterministic kernels and no cuDNN autotuning (CPU runs are deterministic anyway).
+        eval_train: also evaluate on the training set after every epoch (the blog did).
+        max_steps_per_epoch: smoke runs: cap training steps *and* evaluation batches per pass.
+    """
+
+    epochs: int = 30
+    batch_size: int = 8
+    lr: float = 1e-4
+    optimizer: Optim = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    loss: str | None = None
+    monitor: str | None = None
+    seed: int = 42
+    device: Device = "cpu"
+    num_workers: int = 0
+    blog_eval_mode_bug: bool = False
+    amp: bool = False
+    channels_last: bool = False
+    deterministic: bool = False
+    eval_train: bool = True
+    max_steps_per_epoch: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size}
+        if self.max_steps_per_epoch is not None:
+            positive["max_steps_per_epoch"] = self.max_steps_per_epoch
+        for name, value in positive.items():
+            if not isinstance(value, int) or value < 1:
+                raise BenchError(f"train.{name} must be a positive integer, got {value!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise BenchError(f"train.lr must be a positive number, got {self.lr!r}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise BenchError(f"train.optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.device not in ("cpu", "cuda"):
+            raise BenchError(f"train.device must be 'cpu' or 'cuda', got {self.device!r}")
+        if self.weight_decay < 0 or not 0 <= self.momentum < 1:
+            raise BenchError(
+                f"train.weight_decay must be ≥ 0 and momentum in [0, 1), got {self.weight_decay!r}, {self.momentum!r}"
+            )
+        if self.num_workers < 0:
+            raise BenchError(f"train.num_workers must be ≥ 0, got {self.num_workers!r}")
+
+
+@dataclass(frozen=True)
+class TrainHooks:
+    """Optional callables through which a regularizer (MorphNet) joins training without the loop knowing it.
+
+    Attributes:
+        extra_loss: a scalar added to the task loss every step (e.g. ``λ·G``), computed outside autocast.
+        after_step: called with the optimizer after each optimizer step (e.g. a proximal shrink of γ).
+        on_epoch_end: called with the 0-based epoch after evaluation; its numbers join that history row.
+        param_groups: optimizer parameter groups (dicts with ``"params"`` and per-group options) used
+            instead of ``model.parameters()``.
+    """
+
+    extra_loss: Callable[[], Tensor] | None = None
+    after_step: Callable[[Optimizer], None] | None = None
+    on_epoch_end: Callable[[int], Mapping[str, float]] | None = None
+    param_groups: Iterable[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Everything one run produced; metrics are those of the best-validation checkpoint.
+
+    Attributes:
+        history: one row per finished epoch: ``epoch``, ``train_loss`` (mean task loss per step),
+            ``extra_loss``, ``epoch_time_s`` (training steps only), ``eval_time_s``, ``images_per_s``,
+            ``lr``, ``train_<metric>`` / ``val_<metric>``, plus whatever ``on_epoch_end`` returned.
+        best_epoch: 0-based epoch of the best checkpoint, −1 if no epoch finished.
+        best_val: the monitored validation metric there (NaN if none).
+        train_time_s: wall-clock of the whole epoch loop, evaluation included (like the blog's timings).
+        status: "ok", or "diverged" when a loss turned NaN/inf; ``message`` then says where.
+        steps: optimizer steps taken.
+    """
+
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_val: float
+    monitor: str
+    train_metrics: dict[str, float]
+    val_metrics: dict[str, float]
+    test_metrics: dict[str, float] | None
+    train_time_s: float
+    status: Status
+    message: str
+    seed: int
+    steps: int
+    config: TrainConfig = field(repr=False, default_factory=TrainConfig)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"

@@ -1,0 +1,193 @@
+"""The training loop shared by every stage (plain, regularised, shrunk, expanded) and both tasks.
+
+Per epoch: ``model.train()`` (only before the first epoch with ``blog_eval_mode_bug``), the steps, then
+evaluation on train and val in eval mode; the best validation checkpoint is kept on the CPU and loaded
+back at the end, and the test set (if any) is scored with it. A NaN/inf loss ends the run with
+``status="diverged"`` instead of an exception, so a sweep records it and goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from bench.errors import BenchError
+from bench.train._device import autocast, grad_scaler, move_images, resolve_device
+from bench.train.config import TrainConfig, TrainHooks, TrainResult
+from bench.train.determinism import deterministic_algorithms, loader_generator, seed_worker, seeded
+from bench.train.evaluate import evaluate
+from bench.train.losses import LossFn, create_loss, default_loss
+from bench.train.metrics import create_metrics, default_monitor, metric_names
+from bench.train.progress import EpochProgress
+
+if TYPE_CHECKING:
+    from bench.data.splits import DatasetSplits
+
+__all__ = ["TrainConfig", "TrainHooks", "TrainResult", "train"]
+
+
+@dataclass
+class _EpochStats:
+    steps: int = 0
+    images: int = 0
+    task_loss: float = 0.0
+    extra_loss: float = 0.0
+    diverged: str = ""
+
+
+def _loader(data: Dataset[Any], config: TrainConfig, device: torch.device, *, shuffle: bool) -> DataLoader[Any]:
+    return DataLoader(
+        data, batch_size=config.batch_size, shuffle=shuffle, num_workers=config.num_workers,
+        pin_memory=device.type == "cuda", worker_init_fn=seed_worker, generator=loader_generator(config.seed),
+        persistent_workers=config.num_workers > 0,
+    )
+
+
+def _optimizer(model: nn.Module, config: TrainConfig, hooks: TrainHooks) -> torch.optim.Optimizer:
+    params: Any = list(hooks.param_groups) if hooks.param_groups is not None else model.parameters()
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _check(splits: DatasetSplits, monitor: str) -> None:
+    if splits.task not in ("segmentation", "classification"):
+        raise BenchError(f"task must be 'segmentation' or 'classification', got {splits.task!r}")
+    if len(splits.train) == 0 or len(splits.val) == 0:  # type: ignore[arg-type]
+        raise BenchError("training needs non-empty train and val sets")
+    if monitor not in metric_names(splits.task):
+        known = ", ".join(metric_names(splits.task))
+        raise BenchError(f"train.monitor '{monitor}' is not a {splits.task} metric (known: {known})")
+
+
+def _train_epoch(
+    model: nn.Module, loader: DataLoader[Any], loss_fn: LossFn, optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler, config: TrainConfig, hooks: TrainHooks, device: torch.device,
+    epoch: int, global_step: int, bar: EpochProgress,
+) -> _EpochStats:
+    """One pass over the training set; stops at the first non-finite loss and says where."""
+    stats = _EpochStats()
+    for step, (x, y) in enumerate(loader):
+        if config.max_steps_per_epoch is not None and step >= config.max_steps_per_epoch:
+            break
+        x, y = move_images(x, device, config.channels_last), y.to(device, non_blocking=True)
+        with autocast(device, config.amp):
+            logits = model(x)
+        task_loss = loss_fn(logits.float(), y)
+        extra = hooks.extra_loss() if hooks.extra_loss is not None else None
+        task_value = float(task_loss.detach())
+        extra_value = float(extra.detach()) if extra is not None else 0.0
+        for what, value in (("task loss", task_value), ("extra loss", extra_value)):
+            if not math.isfinite(value):
+                stats.diverged = f"{what} became {value} at epoch {epoch}, step {step} (global step {global_step})"
+                return stats
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(task_loss if extra is None else task_loss + extra).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        if hooks.after_step is not None:
+            hooks.after_step(optimizer)
+        global_step += 1
+        stats.steps += 1
+        stats.images += x.shape[0]
+        stats.task_loss += task_value
+        stats.extra_loss += extra_value
+        bar.advance(task_value)
+    return stats
+
+
+def train(
+    model: nn.Module, splits: DatasetSplits, config: TrainConfig | None = None, *, hooks: TrainHooks | None = None
+) -> TrainResult:
+    """Train ``model`` in place on ``splits`` and return its history and best-checkpoint metrics.
+
+    Seed the model's construction yourself; ``config.seed`` covers shuffling, dropout and the like. The
+    model ends on ``config.device`` holding the best-validation weights; global RNG states and
+    determinism flags are restored on return.
+
+    Raises:
+        BenchError: bad configuration (empty split, unknown loss or monitor, CUDA asked for but absent).
+    """
+    config = config or TrainConfig()
+    hooks = hooks or TrainHooks()
+    monitor = config.monitor or default_monitor(splits.task)
+    _check(splits, monitor)
+    device = resolve_device(config.device)
+    loss_fn = create_loss(config.loss or default_loss(splits.num_classes, splits.task), splits.num_classes,
+                          splits.ignore_index, task=splits.task)
+    eval_loaders = {"train": _loader(splits.train, config, device, shuffle=False) if config.eval_train else None,
+                    "val": _loader(splits.val, config, device, shuffle=False)}
+
+    def metrics_on(loader: DataLoader[Any]) -> dict[str, float]:
+        return evaluate(model, loader, create_metrics(splits.task, splits.num_classes, splits.ignore_index),
+                        device=device, channels_last=config.channels_last, amp=config.amp,
+                        max_batches=config.max_steps_per_epoch)
+
+    with seeded(config.seed), deterministic_algorithms(config.deterministic):
+        model.to(device, memory_format=torch.channels_last if config.channels_last else torch.preserve_format)
+        optimizer = _optimizer(model, config, hooks)
+        scaler = grad_scaler(device, config.amp)
+        train_loader = _loader(splits.train, config, device, shuffle=True)
+        steps_per_epoch = min(len(train_loader), config.max_steps_per_epoch or len(train_loader))
+        history: list[dict[str, float]] = []
+        best: tuple[int, float, dict[str, Tensor], dict[str, float], dict[str, float]] | None = None
+        message, steps, start = "", 0, time.perf_counter()
+        model.train()
+        with EpochProgress(config.epochs, config.progress) as bar:
+            for epoch in range(config.epochs):
+                if not config.blog_eval_mode_bug:
+                    model.train()
+                bar.start_epoch(epoch, steps_per_epoch)
+                t0 = time.perf_counter()
+                stats = _train_epoch(model, train_loader, loss_fn, optimizer, scaler, config, hooks, device,
+                                     epoch, steps, bar)
+                steps += stats.steps
+                if stats.diverged:
+                    message = stats.diverged
+                    break
+                t1 = time.perf_counter()
+                train_m = metrics_on(eval_loaders["train"]) if eval_loaders["train"] is not None else {}
+                val_m = metrics_on(eval_loaders["val"])
+                row: dict[str, float] = {
+                    "epoch": epoch,
+                    "train_loss": stats.task_loss / max(stats.steps, 1),
+                    "extra_loss": stats.extra_loss / max(stats.steps, 1),
+                    "lr": optimizer.param_groups[0]["lr"],
+                    "epoch_time_s": t1 - t0,
+                    "eval_time_s": time.perf_counter() - t1,
+                    "images_per_s": stats.images / (t1 - t0) if t1 > t0 else 0.0,
+                    **{f"train_{k}": v for k, v in train_m.items()},
+                    **{f"val_{k}": v for k, v in val_m.items()},
+                }
+                if hooks.on_epoch_end is not None:
+                    added = {k: float(v) for k, v in hooks.on_epoch_end(epoch).items()}
+                    if clash := sorted(set(added) & set(row)):
+                        raise BenchError(f"on_epoch_end returned keys the loop already records: {clash}")
+                    row.update(added)
+                history.append(row)
+                bar.end_epoch(row, monitor)
+                if best is None or val_m[monitor] > best[1]:
+                    best = (epoch, val_m[monitor], _cpu_state(model), train_m, val_m)
+        train_time_s = time.perf_counter() - start
+        test_m: dict[str, float] | None = None
+        if best is not None:
+            model.load_state_dict(best[2])
+            if splits.test is not None and len(splits.test) > 0:  # type: ignore[arg-type]
+                test_m = metrics_on(_loader(splits.test, config, device, shuffle=False))
+    return TrainResult(
+        history=history, best_epoch=best[0] if best else -1, best_val=best[1] if best else math.nan,
+        monitor=monitor, train_metrics=best[3] if best else {}, val_metrics=best[4] if best else {},
+        test_metrics=test_m, train_time_s=train_time_s, status="diverged" if message else "ok",
+        message=message, seed=config.seed, steps=steps, config=config,
+    )
+
+
+def _cpu_state(model: nn.Module) -> dict[str, Tensor]:
+    """A deep copy of the weights on the CPU, so the best checkpoint survives further training."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
