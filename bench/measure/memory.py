@@ -1,0 +1,84 @@
+"""Peak memory of one forward pass (inference mode).
+
+- CUDA: ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``: bytes held by PyTorch tensors
+  (weights, input and activations), not the caching allocator's reserve nor the CUDA context.
+- CPU (Linux): the process's peak resident set size during the call. The kernel's high-water mark ``VmHWM`` is
+  reset by writing ``5`` to ``/proc/self/clear_refs``, then read from ``/proc/self/status``. It covers the whole
+  process (Python, libraries, other threads), so read ``delta_bytes`` (peak minus resident size just before the
+  call) as "extra memory this forward needed". Where the reset is not allowed, ``resource.getrusage``'s
+  ``ru_maxrss`` is used: a lifetime high-water mark, so the delta is a lower bound (0 if an earlier peak was
+  higher); ``method`` says which was used.
+"""
+
+from __future__ import annotations
+
+import resource
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from bench.measure._modes import eval_mode
+
+
+@dataclass(frozen=True)
+class MemoryMeasurement:
+    """Peak bytes during one forward; ``method`` is "cuda_allocated", "rss_hwm" or "ru_maxrss"."""
+
+    peak_bytes: int
+    baseline_bytes: int
+    device: str
+    method: str
+    batch: int
+    input_shape: tuple[int, ...]
+
+    @property
+    def delta_bytes(self) -> int:
+        return max(0, self.peak_bytes - self.baseline_bytes)
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        for row in Path("/proc/self/status").read_text().splitlines():
+            if row.startswith(field + ":"):
+                return int(row.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _reset_hwm() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def measure_peak_memory(
+    model: nn.Module, input_shape: Sequence[int], device: str | torch.device = "cpu", batch: int = 1
+) -> MemoryMeasurement:
+    """Run one forward on a random ``(batch, *input_shape)`` input (model already on ``device``) and report peaks."""
+    dev = torch.device(device)
+    shape = tuple(int(s) for s in input_shape)
+    with eval_mode(model), torch.inference_mode():
+        x = torch.randn(batch, *shape, device=dev)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+            torch.cuda.reset_peak_memory_stats(dev)
+            base = torch.cuda.memory_allocated(dev)
+            model(x)
+            torch.cuda.synchronize(dev)
+            return MemoryMeasurement(torch.cuda.max_memory_allocated(dev), base, str(dev), "cuda_allocated", batch, shape)
+        rss = _status_kib("VmRSS")
+        if rss is not None and _reset_hwm():
+            model(x)
+            peak = _status_kib("VmHWM")
+            if peak is not None:
+                return MemoryMeasurement(peak * 1024, rss * 1024, "cpu", "rss_hwm", batch, shape)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        model(x)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return MemoryMeasurement(after * 1024, before * 1024, "cpu", "ru_maxrss", batch, shape)

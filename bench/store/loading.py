@@ -1,0 +1,93 @@
+"""Reading result folders back: a tidy DataFrame for reports, and per-record statuses for resume.
+
+Nothing here imports torch, so ``bench report`` works on a copied folder anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.errors import BenchError
+from bench.store.records import StageRecord, Status, read_record
+
+RecordKey = tuple[str, str, int | None]
+#: Nested fields spread into dotted columns (``metrics.val.dice``, ``config.morph.symmetry``, ``env.torch``).
+FLATTENED = ("metrics", "latency", "config", "env")
+#: Fields whose rows identify the same record seen twice (a folder copied into two places).
+_IDENTITY = ["case_id", "stage", "iteration", "started_at", "env.hostname"]
+
+
+def record_files(results_dir: str | Path) -> Iterator[Path]:
+    """Record files under a results folder: ``<case_id>/<stage>.json``, temp files excluded."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise BenchError(f"{root}: expected an existing results folder")
+    for path in sorted(root.glob("*/*.json")):
+        if not path.name.startswith("."):
+            yield path
+
+
+def load_results(results_dirs: str | Path | Iterable[str | Path]) -> pd.DataFrame:
+    """One row per record across one or more folders (their union; the same record twice counts once).
+
+    Scalars become columns as they are; ``metrics``, ``latency``, ``config`` and ``env`` are flattened into dotted
+    columns; ``widths``, ``history``, ``histogram``, ``extra`` and latency sample lists stay as cells. Two columns
+    are added: ``path`` (the file) and ``results_dir``.
+    """
+    dirs = [results_dirs] if isinstance(results_dirs, (str, Path)) else list(results_dirs)
+    rows = []
+    for folder in dirs:
+        for path in record_files(folder):
+            row = flatten_record(read_record(path))
+            row["path"], row["results_dir"] = str(path), str(folder)
+            rows.append(row)
+    base = ["case_id", "suite", "label", "stage", "iteration", "status", "seed"]
+    frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=[*base, "path", "results_dir"])
+    subset = [c for c in _IDENTITY if c in frame.columns]
+    if len(frame):
+        frame = frame.drop_duplicates(subset=subset, keep="first").reset_index(drop=True)
+    return frame[[c for c in base if c in frame.columns] + [c for c in frame.columns if c not in base]]
+
+
+def flatten_record(record: StageRecord) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for key, value in record.to_dict().items():
+        if key in FLATTENED and isinstance(value, Mapping):
+            row.update(_flatten(value, f"{key}."))
+        else:
+            row[key] = value
+    return row
+
+
+def _flatten(table: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping) and value:
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def record_statuses(results_dir: str | Path) -> dict[RecordKey, Status]:
+    """(case_id, stage, iteration) → status for every record in a folder (empty if the folder does not exist)."""
+    if not Path(results_dir).is_dir():
+        return {}
+    out: dict[RecordKey, Status] = {}
+    for path in record_files(results_dir):
+        rec = read_record(path)
+        out[(rec.case_id, rec.stage, rec.iteration)] = rec.status
+    return out
+
+
+def should_run(status: Status | None, *, force: bool = False, retry_failed: bool = False) -> bool:
+    """Resume rule (asv's skip-existing-successful): run what is missing; ``force`` reruns everything;
+    ``retry_failed`` reruns "failed" records. "diverged" is a result (too strong a regularizer, say), so only
+    ``force`` reruns it."""
+    if force or status is None:
+        return True
+    return status == "failed" and retry_failed

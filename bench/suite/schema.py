@@ -1,0 +1,252 @@
+"""What a suite file may say, as frozen pydantic models: the only place that validates suite settings.
+
+Types are strict (TOML already has them: ``lr = "fast"`` is an error, not a parse attempt), unknown keys are
+errors, and names are checked against the registries. ``[data]`` and ``[model]`` also take the builder's own
+keyword arguments (``count``, ``size``; ``base``, ``depth``), checked against the builder's signature.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from bench.suite import _registries as reg
+
+_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
+_WITH_KWARGS = ConfigDict(strict=True, extra="allow", frozen=True)
+SECTIONS = ("data", "model", "train", "morph", "measure")
+
+Method = Literal["morphnet", "blog", "uniform"]
+Resource = Literal["params", "flops", "latency"]
+Source = Literal["gamma", "group_lasso"]
+Optim = Literal["adam", "sgd"]
+Dtype = Literal["float32", "float16", "bfloat16"]
+
+
+def key_error(key: str, message: str) -> PydanticCustomError:
+    """An error about a sub-key; :mod:`bench.suite._problems` appends ``key`` to the location."""
+    return PydanticCustomError("bench_key", "{message}", {"key": key, "message": message})
+
+
+def unknown_name(kind: str, name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown {kind} '{name}'{hint}"
+
+
+def _check_kwargs(settings: BaseModel, factory: Any, kind: str) -> None:
+    accepted = reg.accepted_kwargs(factory)
+    if accepted is None:
+        return
+    for key in settings.model_extra or {}:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, sorted(accepted), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise key_error(key, f"unknown key for {kind} '{getattr(settings, 'name')}'{hint}")
+
+
+class DataSettings(BaseModel):
+    """``name`` picks a registered data set; ``path`` (or the variable named by ``path_env``) its folder."""
+
+    model_config = _WITH_KWARGS
+    name: str
+    path: str | None = None
+    path_env: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        known = reg.dataset_names()
+        if name not in known:
+            raise ValueError(unknown_name("data set", name, known))
+        return name
+
+    @model_validator(mode="after")
+    def _kwargs(self) -> DataSettings:
+        for key in ("root", "path"):
+            if key in (self.model_extra or {}):
+                raise key_error(key, "give the folder as data.path")
+        _check_kwargs(self, reg.dataset_factory(self.name), "data set")
+        return self
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The data set builder's keyword arguments (everything but name, path, path_env)."""
+        return dict(self.model_extra or {})
+
+    def builder_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``bench.data.create_dataset``: the folder goes in as ``root`` or ``path``,
+        whichever the builder takes."""
+        kwargs = self.kwargs
+        if self.path is not None:
+            params = reg.accepted_kwargs(reg.dataset_factory(self.name)) or {"root"}
+            kwargs["path" if "path" in params and "root" not in params else "root"] = self.path
+        return kwargs
+
+
+class ModelSettings(BaseModel):
+    """``name`` picks a registered model; smp models also take an ``encoder``."""
+
+    model_config = _WITH_KWARGS
+    name: str
+    encoder: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        known = reg.model_names()
+        if name not in known:
+            raise ValueError(unknown_name("model", name, known))
+        return name
+
+    @model_validator(mode="after")
+    def _encoder_and_kwargs(self) -> ModelSettings:
+        if self.encoder is not None:
+            if not self.name.startswith("smp_"):
+                raise key_error("encoder", f"only smp models take an encoder, not '{self.name}'")
+            known = reg.encoder_names()
+            if self.encoder not in known and not self.encoder.startswith("tu-"):
+                raise key_error("encoder", unknown_name("smp encoder", self.encoder, known))
+        _check_kwargs(self, reg.model_factory(self.name), "model")
+        return self
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``morph.models.create_model`` (encoder included when set)."""
+        extra = dict(self.model_extra or {})
+        return extra if self.encoder is None else {"encoder": self.encoder, **extra}
+
+
+class TrainSettings(BaseModel):
+    """Mirrors :class:`bench.train.config.TrainConfig`; seed and device come from the case and the command line."""
+
+    model_config = _STRICT
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(8, ge=1)
+    lr: float = Field(1e-4, gt=0)
+    optimizer: Optim = "adam"
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    loss: str | None = None
+    monitor: str | None = None
+    blog_eval_mode_bug: bool = False
+    amp: bool = False
+    channels_last: bool = False
+    deterministic: bool = False
+    eval_train: bool = True
+    max_steps_per_epoch: int | None = Field(None, ge=1)
+    num_workers: int = Field(0, ge=0)
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, loss: str | None) -> str | None:
+        known = reg.loss_names()
+        if loss is not None and known is not None and loss not in known:
+            raise ValueError(unknown_name("loss", loss, sorted(known)))
+        return loss
+
+
+class MorphSettings(BaseModel):
+    """Structure learning. ``budget`` is in the resource's unit (parameters, FLOPs = 2·MACs, or seconds);
+    ``optimizer``/``lr``/``epochs`` are for the regularized structure-learning run (None: as in ``[train]``)."""
+
+    model_config = _STRICT
+    method: Method = "morphnet"
+    resource: Resource = "flops"
+    source: Source = "gamma"
+    strength: float = Field(1e-9, ge=0)
+    threshold: float = Field(1e-2, gt=0)
+    min_fraction: float = Field(0.0, ge=0, le=1)
+    min_width: int = Field(1, ge=1)
+    multiple: int = Field(1, ge=1)
+    symmetry: int = Field(0, ge=0, le=3)
+    budget: float | None = Field(None, gt=0)
+    expand_factor: float | None = Field(None, gt=0)
+    iterations: int = Field(1, ge=1)
+    optimizer: Optim | None = None
+    lr: float | None = Field(None, gt=0)
+    epochs: int = Field(5, ge=1)
+    proximal: bool = False
+    device_profile: str | None = None
+
+    @field_validator("device_profile")
+    @classmethod
+    def _known_profile(cls, name: str | None) -> str | None:
+        known = reg.device_profile_names()
+        if name is not None and known is not None and name not in known:
+            raise ValueError(unknown_name("device profile", name, known))
+        return name
+
+    @model_validator(mode="after")
+    def _one_target(self) -> MorphSettings:
+        if self.budget is not None and self.expand_factor is not None:
+            raise key_error("expand_factor", "give either budget or expand_factor, not both")
+        return self
+
+
+class MeasureSettings(BaseModel):
+    """Latency protocol: run until both ``min_runs`` and ``min_time_s`` are reached, after ``warmup`` calls."""
+
+    model_config = _STRICT
+    batch_sizes: tuple[int, ...] = Field((1,), strict=False, min_length=1)
+    input_size: tuple[int, int] | None = Field(None, strict=False)
+    warmup: int = Field(10, ge=0)
+    min_runs: int = Field(20, ge=1)
+    min_time_s: float = Field(1.0, ge=0)
+    threads: int | None = Field(None, ge=1)
+    cudnn_benchmark: bool = True
+    channels_last: bool = False
+    dtype: Dtype = "float32"
+
+    @field_validator("batch_sizes", "input_size")
+    @classmethod
+    def _positive(cls, values: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if values is not None and min(values) < 1:
+            raise ValueError("expected positive integers")
+        return values
+
+
+class CaseConfig(BaseModel):
+    """One case's fully resolved settings (profile merged, matrix values applied, data path resolved)."""
+
+    model_config = _STRICT
+    data: DataSettings
+    model: ModelSettings
+    train: TrainSettings = TrainSettings()
+    morph: MorphSettings = MorphSettings()
+    measure: MeasureSettings = MeasureSettings()
+
+
+class _Layer(BaseModel):
+    """Keys a profile may override (sections are checked later, once merged)."""
+
+    model_config = _STRICT
+    description: str | None = None
+    seeds: tuple[int, ...] | None = Field(None, strict=False, min_length=1)
+    matrix: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None
+    model: dict[str, Any] | None = None
+    train: dict[str, Any] | None = None
+    morph: dict[str, Any] | None = None
+    measure: dict[str, Any] | None = None
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique(cls, seeds: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if seeds is not None and len(set(seeds)) != len(seeds):
+            raise ValueError("expected distinct seeds")
+        return seeds
+
+
+class Profile(_Layer):
+    """A ``[profiles.<name>]`` table: a partial override, deep-merged into the top level."""
+
+
+class SuiteFile(_Layer):
+    """The top level of a suite file, before profiles and the matrix are applied."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    profiles: dict[str, Profile] = {}
