@@ -11,7 +11,9 @@ Conventions
 - A *layer* is a weighted op (conv, transpose conv, linear). ``in_groups`` lists, in channel order, the
   groups its input channels come from (several after a concat; ``None`` for a fixed source such as the
   image); ``out_group`` is the group of its output channels (``None`` when fixed, e.g. the head's classes).
-- A depthwise layer has ``depthwise=True`` and ``in_groups == (out_group,)``.
+- A depthwise layer has ``depthwise=True`` and ``in_groups == (out_group,)``; a depthwise conv over a concat
+  (DeepLabV3+'s separable conv) has several ``in_groups`` and ``out_group=None``: its outputs follow its
+  inputs one to one, so its alive outputs are the sum over ``in_groups``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class ChannelGroup:
         producers: names of the layers (convs, linears) whose outputs are this group.
         norms: names of normalisation modules (BN, GroupNorm) acting on these channels.
         name: a readable name (the first producer's, or the model's own width key when it has one).
+        norm_params: affine parameters per channel summed over ``norms`` (2 per affine BN/GN/LN), so an
+            exact parameter count of a rebuilt model can be predicted.
     """
 
     id: int
@@ -38,6 +42,7 @@ class ChannelGroup:
     producers: tuple[str, ...]
     norms: tuple[str, ...] = ()
     name: str = ""
+    norm_params: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,10 @@ class Layer:
         groups: the conv's ``groups`` (1 for dense, ``in_channels`` for depthwise).
         out_hw: spatial size of the output per example, (1, 1) for linear.
         in_hw: spatial size of the input per example.
+        bias: whether the layer has a bias (``out_channels`` more parameters, no cost in MorphNet's model).
+
+    A flatten before a linear layer repeats the flattened group once per spatial position in ``in_groups``
+    (so the widths of ``in_groups`` always add up to ``in_channels``).
     """
 
     name: str
@@ -73,6 +82,7 @@ class Layer:
     groups: int = 1
     out_hw: tuple[int, int] = (1, 1)
     in_hw: tuple[int, int] = (1, 1)
+    bias: bool = False
 
     @property
     def depthwise(self) -> bool:
@@ -86,6 +96,8 @@ class ChannelGraph:
     groups: list[ChannelGroup]
     layers: list[Layer]
     modules: dict[str, nn.Module] = field(default_factory=dict, repr=False)
+    constant_params: int = 0
+    """Parameters no group scales: norms on fixed channels, modules the forward never calls."""
 
     def group_of(self, producer: str) -> ChannelGroup:
         for g in self.groups:

@@ -1,0 +1,107 @@
+"""One traced look at a model: spatial sizes from forward hooks, coupled channels from Torch-Pruning."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+import torch_pruning as tp
+from torch import nn
+from torch_pruning import ops
+
+from morph.errors import UnsupportedLayerError
+from morph.groups._rules import NORM_TYPES, check_op, layer_info
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Trace in eval mode (BN on a 1×1 pooled map fails in train mode) and put every flag back."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, t in flags:
+            m.training = t
+
+
+def record_shapes(model: nn.Module, x: torch.Tensor) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Layer name → (input shape, output shape), in forward order, from one no-grad forward."""
+    seen: dict[str, list[tuple[tuple[int, ...], tuple[int, ...]]]] = {}
+    handles = []
+    for name, m in model.named_modules():
+        if layer_info(name, m) is None:
+            continue
+
+        def hook(mod: nn.Module, inp: Any, out: Any, name: str = name) -> None:
+            seen.setdefault(name, []).append((tuple(inp[0].shape), tuple(out.shape)))
+
+        handles.append(m.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    for name, calls in seen.items():
+        if len(calls) != 1:
+            m = model.get_submodule(name)
+            raise UnsupportedLayerError(f"{name} ({type(m).__name__}): called {len(calls)} times in one forward "
+                                        "(shared weights have no channel rule)")
+    return {n: c[0] for n, c in seen.items()}
+
+
+def dependency_graph(model: nn.Module, x: torch.Tensor) -> tp.DependencyGraph:
+    """Torch-Pruning's graph (it walks ``grad_fn``s, so grad must be on), with every op checked."""
+    with torch.enable_grad():
+        dg = tp.DependencyGraph().build_dependency(model, example_inputs=x)
+    for mod, node in dg.module2node.items():
+        _check_node(mod, node, dg)
+    return dg
+
+
+def _check_node(mod: Any, node: Any, dg: tp.DependencyGraph) -> None:
+    where = node._name or f"op#{getattr(mod, 'id', '?')}"
+    if isinstance(mod, nn.Module) and not type(mod).__module__.startswith("torch_pruning"):
+        if layer_info(where, mod) is None and not isinstance(mod, NORM_TYPES):
+            raise UnsupportedLayerError(f"{where} ({type(mod).__name__}): no channel rule for this module")
+        return
+    if isinstance(mod, nn.Parameter):
+        raise UnsupportedLayerError(f"{where} (Parameter): a parameter used outside a module has no channel rule")
+    if isinstance(mod, (ops._OutputOp,)):
+        return
+    if isinstance(mod, ops._ConcatOp):
+        dim = getattr(node.grad_fn, "_saved_dim", 1)
+        if dim not in (1, -3):
+            raise UnsupportedLayerError(f"{where} (cat): concatenation along dim {dim}, not channels")
+        return
+    if isinstance(mod, ops._ReshapeOp):
+        if not _feeds_only_linear(node):
+            raise UnsupportedLayerError(f"{where} ({node.grad_fn.name()}): a reshape that does not flatten "
+                                        "into a linear layer can mix channels")
+        return
+    if isinstance(mod, ops._ElementWiseOp):
+        if node.inputs:  # ops with no traced inputs sit on the weight side (e.g. a linear's transpose)
+            check_op(node.grad_fn, where)
+        return
+    name = node.grad_fn.name() if hasattr(node.grad_fn, "name") else type(mod).__name__
+    raise UnsupportedLayerError(f"{where} ({name}): channel split/slice/expand has no channel rule")
+
+
+def _feeds_only_linear(node: Any) -> bool:
+    """True when everything downstream of a reshape reaches linear layers through pass-through ops only."""
+    stack, seen = list(node.outputs), set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if isinstance(n.module, nn.Linear):
+            continue
+        if isinstance(n.module, ops._ElementWiseOp) or isinstance(n.module, ops._ReshapeOp):
+            stack.extend(n.outputs)
+            continue
+        return False
+    return True
