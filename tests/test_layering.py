@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-FORBIDDEN = ("bench", "pandas", "pydantic", "typer", "matplotlib", "tabulate", "tomllib", "rich", "safetensors")
+FORBIDDEN = ("bench", "pandas", "pydantic", "typer", "matplotlib", "tabulate", "tomllib", "rich")
 
 
 def test_morph_imports_no_harness_modules() -> None:
