@@ -151,7 +151,13 @@ class TrainSettings(BaseModel):
 
 class MorphSettings(BaseModel):
     """Structure learning. ``budget`` is in the resource's unit (parameters, FLOPs = 2·MACs, or seconds);
-    ``optimizer``/``lr``/``epochs`` are for the regularized structure-learning run (None: as in ``[train]``)."""
+    ``optimizer``/``lr``/``epochs`` are for the regularized structure-learning run (None: as in ``[train]``).
+
+    ``budget_by="measurement"`` meets a latency budget by timing each candidate width multiplier on the run's
+    device instead of the roofline model. ``warm_start`` starts structure learning from the trained weights of
+    the previous stage (the blog started from a fresh init). ``index_shift_bug`` and ``dead_layers`` only
+    matter for ``method="blog"`` (blog-code-facts §5, §7).
+    """
 
     model_config = _STRICT
     method: Method = "morphnet"
@@ -171,6 +177,10 @@ class MorphSettings(BaseModel):
     epochs: int = Field(5, ge=1)
     proximal: bool = False
     device_profile: str | None = None
+    budget_by: Literal["model", "measurement"] = "model"
+    warm_start: bool = True
+    index_shift_bug: bool = False
+    dead_layers: bool = True
 
     @field_validator("device_profile")
     @classmethod

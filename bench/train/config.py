@@ -35,6 +35,8 @@ class TrainConfig:
         deterministic: deterministic kernels and no cuDNN autotuning (CPU runs are deterministic anyway).
         eval_train: also evaluate on the training set after every epoch (the blog did).
         max_steps_per_epoch: smoke runs: cap training steps *and* evaluation batches per pass.
+        keep: which epoch's weights the model ends with: "best" (validation) or "last" (structure learning
+            must end on its sparsified last epoch, not on an earlier, denser one).
     """
 
     epochs: int = 30
@@ -55,6 +57,7 @@ class TrainConfig:
     eval_train: bool = True
     max_steps_per_epoch: int | None = None
     progress: bool = True
+    keep: Literal["best", "last"] = "best"
 
     def __post_init__(self) -> None:
         positive = {"epochs": self.epochs, "batch_size": self.batch_size}
@@ -73,6 +76,8 @@ class TrainConfig:
             raise BenchError(
                 f"train.weight_decay must be ≥ 0 and momentum in [0, 1), got {self.weight_decay!r}, {self.momentum!r}"
             )
+        if self.keep not in ("best", "last"):
+            raise BenchError(f"train.keep must be 'best' or 'last', got {self.keep!r}")
         if self.num_workers < 0:
             raise BenchError(f"train.num_workers must be ≥ 0, got {self.num_workers!r}")
 

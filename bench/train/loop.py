@@ -172,7 +172,7 @@ def train(
                     row.update(added)
                 history.append(row)
                 bar.end_epoch(row, monitor)
-                if best is None or val_m[monitor] > best[1]:
+                if config.keep == "last" or best is None or val_m[monitor] > best[1]:
                     best = (epoch, val_m[monitor], _cpu_state(model), train_m, val_m)
         train_time_s = time.perf_counter() - start
         test_m: dict[str, float] | None = None

@@ -1,0 +1,179 @@
+"""What the CLI commands do, as plain functions (the CLI only parses arguments and prints)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+
+from bench.errors import BenchError
+from bench.suite import Case, Suite, load_suite
+
+DEFAULT_RESULTS = Path("results")
+stderr = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Per-case final status of one ``bench run``."""
+
+    statuses: dict[str, str]
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if all(s == "ok" for s in self.statuses.values()) else 1
+
+
+def select_cases(suite: Suite, only: Sequence[str] = ()) -> list[Case]:
+    """All cases, or those whose id starts with one of ``only`` (or whose label equals one)."""
+    cases = suite.cases()
+    if not only:
+        return cases
+    chosen = [c for c in cases if any(c.id.startswith(o) or c.label == o for o in only)]
+    missing = [o for o in only if not any(c.id.startswith(o) or c.label == o for c in cases)]
+    if missing:
+        raise BenchError(f"{suite.path}: --only: no case matches {', '.join(missing)} (see `bench list {suite.path}`)")
+    return chosen
+
+
+def run_suite(
+    suite_path: Path, *, profile: str = "quick", results: Path = DEFAULT_RESULTS, device: str = "cpu",
+    only: Sequence[str] = (), force: bool = False, retry_failed: bool = False, dry_run: bool = False,
+    data_path: Path | None = None, jobs: int = 1, progress: bool = True,
+) -> RunSummary:
+    """Run (or resume) the cases of a suite; failing cases are recorded and the suite goes on."""
+    from bench.pipeline import RunOptions, case_status, plan_case, run_case
+
+    suite = load_suite(suite_path, profile=profile, data_path=data_path)
+    cases = select_cases(suite, only)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BenchError("--device cuda: no CUDA device is visible (torch.cuda.is_available() is False)")
+    if jobs != 1:
+        raise BenchError(f"--jobs {jobs}: only 1 is supported until the parallel executors land")
+    if dry_run:
+        for case in cases:
+            stages = " → ".join(s.label for s in plan_case(case))
+            print(f"{case.id}  {case_status(results, case):8s}  {case.label}  [{stages}]")
+        return RunSummary({c.id: "ok" for c in cases})
+    statuses: dict[str, str] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=stderr, disable=not progress) as bar:
+        task = bar.add_task(f"{suite.name} ({profile})", total=len(cases))
+
+        def on_stage(case: Case, stage: Any, status: str) -> None:
+            bar.update(task, description=f"{suite.name}: {case.label} {stage.label} [{status}]")
+            if status in ("failed", "diverged"):
+                stderr.print(f"[red]{case.id} {case.label} {stage.label}: {status}[/red]")
+
+        options = RunOptions(device=device, force=force, retry_failed=retry_failed, progress=progress,
+                             on_stage=on_stage)
+        for case in cases:
+            statuses[case.id] = run_case(case, results, options)
+            bar.advance(task)
+    return RunSummary(statuses)
+
+
+def list_cases(suite_path: Path, *, profile: str = "quick", results: Path = DEFAULT_RESULTS,
+               data_path: Path | None = None) -> list[dict[str, str]]:
+    from bench.pipeline import case_status, plan_case
+
+    suite = load_suite(suite_path, profile=profile, data_path=data_path)
+    return [{"id": c.id, "label": c.label, "status": case_status(results, c),
+             "stages": " → ".join(s.label for s in plan_case(c))} for c in suite.cases()]
+
+
+def case_records(case_id: str, results: Path = DEFAULT_RESULTS) -> list[dict[str, Any]]:
+    """The stored records of one case (by id or unique id prefix)."""
+    from bench.store import read_record
+
+    if not results.is_dir():
+        raise BenchError(f"{results}: expected a results folder (run `bench run SUITE` first)")
+    folders = [p for p in results.iterdir() if p.is_dir() and p.name.startswith(case_id) and not p.name.startswith(".")]
+    if len(folders) != 1:
+        found = "no case" if not folders else f"{len(folders)} cases"
+        raise BenchError(f"{results}: case id '{case_id}': expected one case, found {found}")
+    return [read_record(p).to_dict() for p in sorted(folders[0].glob("*.json"))]
+
+
+_STAGE_ORDER = {"base": 0, "learn": 1, "shrink": 2, "expand": 3, "uniform": 4}
+
+
+def final_record(records: Sequence[dict[str, Any]], stage: str | None = None) -> dict[str, Any]:
+    """The record of ``stage`` (``expand-it2`` style) or the last finished model stage of a case."""
+    ok = [r for r in records if r["status"] == "ok" and r["stage"] != "learn"]
+    if stage is not None:
+        ok = [r for r in ok if (r["stage"] if r["iteration"] is None else f"{r['stage']}-it{r['iteration']}") == stage]
+    if not ok:
+        raise BenchError(f"no finished stage{' ' + stage if stage else ''} in this case's records")
+    return max(ok, key=lambda r: (r["iteration"] or 0, _STAGE_ORDER.get(r["stage"], 9)))
+
+
+def load_model(case_id: str, results: str | Path = DEFAULT_RESULTS, stage: str | None = None) -> nn.Module:
+    """The trained model of a case's final (or given) stage, rebuilt at its widths with its weights:
+    ``from bench import load_model; model = load_model("3f2a9c")``."""
+    from bench.pipeline.context import CaseContext
+    from bench.pipeline.runner import STAGE_CACHE
+    from bench.store import load_checkpoint
+    from bench.suite import CaseConfig
+
+    results = Path(results)
+    record = final_record(case_records(case_id, results), stage)
+    config = CaseConfig.model_validate(record["config"])
+    case = Case.create(record["suite"], config, record["seed"])
+    ckpt = load_checkpoint(results / STAGE_CACHE, record["extra"]["stage_key"])
+    model = CaseContext(case, progress=False).model_at(ckpt.widths)
+    model.load_state_dict(ckpt.state_dict)
+    return model.eval()
+
+
+def export_onnx(case_id: str, out: Path | None, results: Path = DEFAULT_RESULTS, stage: str | None = None,
+                input_size: tuple[int, int] | None = None) -> Path:
+    """Write the case's final model as ONNX (and its widths as JSON next to it)."""
+    record = final_record(case_records(case_id, results), stage)
+    model = load_model(case_id, results, stage)
+    c = next(p for p in model.parameters() if p.dim() == 4).shape[1]
+    h, w = input_size or _record_input_size(record)
+    out = out or Path(f"{record['case_id']}-{record['stage']}.onnx")
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise BenchError("export needs onnx: pip install 'morph-bench[onnx]'") from None
+    torch.onnx.export(model, (torch.zeros(1, c, h, w),), str(out), input_names=["image"], output_names=["logits"],
+                      dynamo=False)
+    out.with_suffix(".widths.json").write_text(json.dumps(record["widths"], indent=1) + "\n")
+    return out
+
+
+def _record_input_size(record: dict[str, Any]) -> tuple[int, int]:
+    lat = next(iter(record.get("latency", {}).values()), None)
+    if lat and "input_shape" in lat:
+        return tuple(lat["input_shape"][-2:])  # type: ignore[return-value]
+    size = record["config"]["data"].get("size", 128)
+    return (size, size) if isinstance(size, int) else tuple(size)  # type: ignore[return-value]
+
+
+def describe_model(spec: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """Params, MACs/FLOPs and channel-group widths of any model the harness can build."""
+    from bench.measure import count_macs, count_params
+    from bench.model_spec import build_model, parse_model_spec
+    from morph import build_graph, group_widths
+
+    name, kwargs = parse_model_spec(spec)
+    kwargs.setdefault("in_channels", input_shape[0])
+    model = build_model(name, kwargs)
+    count = count_macs(model, (1, *input_shape))
+    widths = group_widths(build_graph(model, torch.zeros(1, *input_shape)))
+    return {"model": spec, "input": list(input_shape), "params": count_params(model), "macs": int(count.macs),
+            "flops": int(count.flops), "conv_macs": int(count.conv_macs), "fvcore_skipped": list(count.skipped),
+            "widths": widths}
+
+
+def validate_suite(suite_path: Path, profile: str = "quick", data_path: Path | None = None) -> Suite:
+    return load_suite(suite_path, profile=profile, data_path=data_path)

@@ -1,0 +1,163 @@
+"""The ``bench`` command: parses arguments, calls :mod:`bench.api`, prints. Exit codes: 0 all cases ok,
+1 some case failed, 2 bad usage or a bad suite (one line per problem, no traceback)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+
+from bench import api
+from bench.errors import BenchError
+from morph.errors import MorphError
+
+app = typer.Typer(
+    help="Shrink segmentation networks under a resource budget with MorphNet, and benchmark the result.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+
+SuiteArg = Annotated[Path, typer.Argument(help="A suite file, e.g. suites/symmetry.toml.")]
+Profile = Annotated[str, typer.Option("--profile", "-p", help="Suite profile: quick (2 CPU cores) or full.")]
+Results = Annotated[Path, typer.Option("--results", "-r", help="Results folder (resumable; safe to copy/merge).")]
+DataPath = Annotated[Optional[Path], typer.Option("--data-path", help="Data folder (beats the suite's and "
+                                                  "MORPH_BENCH_DATA_<NAME>).")]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _user_errors(fn: F) -> F:
+    """Turn the user's mistakes into one line on stderr and exit code 2; bugs keep their traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (BenchError, MorphError) as exc:
+            problems = getattr(exc, "problems", None) or [str(exc)]
+            for line in problems:
+                print(f"error: {line}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@_user_errors
+def run(
+    suite: SuiteArg,
+    profile: Profile = "quick",
+    results: Results = api.DEFAULT_RESULTS,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Cases run at once.")] = 1,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Case id prefix or label (repeatable).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Redo stages that already finished.")] = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Redo stages that failed.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would run, run nothing.")] = False,
+    data_path: DataPath = None,
+    progress: Annotated[bool, typer.Option(help="Progress bars on stderr.")] = True,
+) -> None:
+    """Run (or resume) every case of a suite; finished stages are skipped, failed cases recorded."""
+    if device not in ("cpu", "cuda"):
+        raise BenchError(f"--device: expected cpu or cuda, got '{device}'")
+    summary = api.run_suite(suite, profile=profile, results=results, device=device, only=only or (), force=force,
+                            retry_failed=retry_failed, dry_run=dry_run, data_path=data_path, jobs=jobs,
+                            progress=progress)
+    bad = {k: v for k, v in summary.statuses.items() if v != "ok"}
+    if not dry_run:
+        print(f"{len(summary.statuses) - len(bad)}/{len(summary.statuses)} cases ok; results in {results}"
+              + (f"; not ok: {', '.join(f'{k} ({v})' for k, v in bad.items())}" if bad else ""))
+    raise typer.Exit(summary.exit_code)
+
+
+@app.command("list")
+@_user_errors
+def list_(suite: SuiteArg, profile: Profile = "quick", results: Results = api.DEFAULT_RESULTS,
+          data_path: DataPath = None) -> None:
+    """The suite's expanded cases: id, status, label and stages."""
+    for row in api.list_cases(suite, profile=profile, results=results, data_path=data_path):
+        print(f"{row['id']}  {row['status']:8s}  {row['label']}  [{row['stages']}]")
+
+
+@app.command()
+@_user_errors
+def show(case_id: Annotated[str, typer.Argument(help="Case id or unique prefix.")],
+         results: Results = api.DEFAULT_RESULTS,
+         as_json: Annotated[bool, typer.Option("--json", help="Print the full records.")] = False) -> None:
+    """One case's stage records."""
+    records = api.case_records(case_id, results)
+    if as_json:
+        print(json.dumps(records, indent=1, default=str))
+        return
+    from bench.report import summary_table
+    from bench.store import load_results
+
+    df = load_results(results)
+    print(summary_table(df[df["case_id"] == records[0]["case_id"]]).to_markdown(index=False, floatfmt=".4g"))
+
+
+@app.command()
+@_user_errors
+def validate(suite: SuiteArg, profile: Profile = "quick", data_path: DataPath = None) -> None:
+    """Check a suite file; prints one line per problem and exits 2 if there are any."""
+    loaded = api.validate_suite(suite, profile, data_path)
+    print(f"{suite}: ok, {len(loaded.cases())} cases under profile '{profile}'")
+
+
+@app.command()
+@_user_errors
+def model(
+    spec: Annotated[str, typer.Argument(help="e.g. unet:base=16 or smp_unet:encoder=resnet18")],
+    input: Annotated[str, typer.Option("--input", help="CxHxW")] = "3x128x128",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Params, MACs (fvcore) and channel-group widths of any model the harness can build."""
+    from bench.model_spec import parse_input_shape
+
+    info = api.describe_model(spec, parse_input_shape(input))
+    if as_json:
+        print(json.dumps(info, indent=1))
+        return
+    print(f"{info['model']} @ {'x'.join(map(str, info['input']))}: {info['params']:,} params, "
+          f"{info['macs'] / 1e9:.3f} GMACs = {info['flops'] / 1e9:.3f} GFLOPs (fvcore, 2 FLOPs per MAC)")
+    for name, width in info["widths"].items():
+        print(f"  {name}: {width}")
+
+
+@app.command()
+@_user_errors
+def report(
+    results: Annotated[list[Path], typer.Argument(help="Results folder(s); several are merged.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write markdown here instead of stdout.")] = None,
+) -> None:
+    """A markdown summary table of stored results (params, FLOPs, latency, train time, Dice)."""
+    from bench.report import summary_table
+    from bench.store import load_results
+
+    text = summary_table(load_results(results)).to_markdown(index=False, floatfmt=".4g") + "\n"
+    if out is None:
+        print(text, end="")
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        print(f"wrote {out}")
+
+
+@app.command()
+@_user_errors
+def export(
+    case_id: Annotated[str, typer.Argument(help="Case id or unique prefix.")],
+    results: Results = api.DEFAULT_RESULTS,
+    stage: Annotated[Optional[str], typer.Option(help="e.g. shrink-it1; default: the last finished stage.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="ONNX file to write.")] = None,
+) -> None:
+    """Rebuild a case's compressed model from its widths and weights and write it as ONNX."""
+    path = api.export_onnx(case_id, out, results, stage)
+    print(f"wrote {path} and {path.with_suffix('.widths.json')}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

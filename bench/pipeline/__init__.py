@@ -1,0 +1,8 @@
+"""The MorphNet pipeline for one case: base → (learn → shrink → expand) × iterations, or base → uniform."""
+
+from __future__ import annotations
+
+from bench.pipeline.plan import Stage, plan_case
+from bench.pipeline.runner import RunOptions, case_status, run_case, stage_records
+
+__all__ = ["RunOptions", "Stage", "case_status", "plan_case", "run_case", "stage_records"]

@@ -1,0 +1,31 @@
+"""Sessions: `nox` runs the tests; `nox -s reproduce` reruns every suite and regenerates reports/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.default_venv_backend = "venv"
+
+ROOT = Path(__file__).parent
+SUITES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "suites").glob("*.toml"))
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+@nox.session(python="3.11")
+def reproduce(session: nox.Session) -> None:
+    """Run every suite (quick profile unless posargs say otherwise), then render all reports.
+
+    Posargs go to `bench run`, e.g. `nox -s reproduce -- --profile full --data-path /data/inria`.
+    """
+    session.install("-e", ".")
+    for suite in SUITES:
+        session.run("bench", "run", suite, *session.posargs, success_codes=[0, 1])
+    session.run("bench", "report", "results", "--out", "reports")
