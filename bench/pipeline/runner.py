@@ -88,14 +88,14 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
     for stage in plan_case(case):
         path = record_path(results, case.id, stage.name, stage.iteration)
         existing = read_record(path) if path.is_file() else None
-        redo = options.force and stage.key not in options.fresh
-        if existing is not None and not redo:
+        if existing is not None and not options.force:
             if existing.status == "diverged" or (existing.status == "failed" and not options.retry_failed):
                 _notify(options, case, stage, existing.status)
                 return existing.status
             if existing.status == "ok" and has_checkpoint(results / STAGE_CACHE, stage.key):
                 _notify(options, case, stage, "done")
                 continue
+        redo = options.force and stage.key not in options.fresh
         cached = None if redo else _cached(results, stage)
         if cached is not None:
             product, fields = cached

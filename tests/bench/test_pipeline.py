@@ -1,0 +1,106 @@
+"""The pipeline end to end on a tiny suite: stages, sharing, resume, failures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench import api
+from bench.pipeline import case_status, plan_case, stage_records
+from bench.store import load_results
+from bench.suite import load_suite
+
+
+def _run(suite: Path, results: Path, **kw: object) -> api.RunSummary:
+    return api.run_suite(suite, results=results, progress=False, **kw)  # type: ignore[arg-type]
+
+
+def test_plan_shares_base_and_learning_between_symmetry_levels(tiny_suite: Path) -> None:
+    cases = load_suite(tiny_suite).cases()
+    plans = {c.label: plan_case(c) for c in cases}
+    assert [s.label for s in plans["method=morphnet,sym=0,seed=0"]] == ["base", "learn-it1", "shrink-it1", "expand-it1"]
+    assert [s.label for s in plans["method=uniform,sym=0,seed=0"]] == ["base", "uniform"]
+    keys = {label: {s.label: s.key for s in plan} for label, plan in plans.items()}
+    sym0, sym2 = keys["method=morphnet,sym=0,seed=0"], keys["method=morphnet,sym=2,seed=0"]
+    assert sym0["base"] == sym2["base"] == keys["method=uniform,sym=0,seed=0"]["base"]
+    assert sym0["learn-it1"] == sym2["learn-it1"]
+    assert sym0["shrink-it1"] != sym2["shrink-it1"]
+
+
+def test_run_writes_every_stage_and_a_rerun_changes_nothing(tiny_suite: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    assert _run(tiny_suite, results).exit_code == 0
+    df = load_results(results)
+    assert set(df["status"]) == {"ok"}
+    assert len(df) == 4 + 4 + 2  # two MorphNet cases with four stages, one uniform case with two
+    for col in ("params", "macs", "flops", "train_time_s", "metrics.val.dice", "env.python"):
+        assert df[col].notna().all(), col
+    assert (df["flops"] == 2 * df["macs"]).all()
+    learn = df[df["stage"] == "learn"].iloc[0]
+    assert sum(learn["histogram"]["counts"]) == learn["histogram"]["n"] > 0
+    assert len(learn["history"]["reg_cost"]) == 1
+    shared = df[df["stage"] == "base"]
+    assert shared["extra"].map(lambda e: e["stage_key"]).nunique() == 1
+    assert sorted(shared["extra"].map(lambda e: e["reused"])) == [False, True, True]
+
+    before = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+    assert _run(tiny_suite, results).exit_code == 0
+    after = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+    assert before == after
+
+
+def test_shrunk_and_expanded_models_follow_their_widths(tiny_suite: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    _run(tiny_suite, results)
+    suite = load_suite(tiny_suite)
+    case = next(c for c in suite.cases() if c.label == "method=morphnet,sym=2,seed=0")
+    records = {s.label: r for s, r in stage_records(results, case)}
+    shrunk, expanded = records["shrink-it1"].widths, records["expand-it1"].widths
+    assert shrunk["enc0.0"] == shrunk["enc0.1"] and expanded["dec1.0"] == expanded["dec1.1"]  # symmetry level 2
+    budget = records["expand-it1"].extra["budget"]
+    assert records["expand-it1"].extra["cost"] <= budget
+    model = api.load_model(case.id, results)
+    assert {k: v for k, v in model.widths.items()} == expanded
+    assert sum(p.numel() for p in model.parameters()) == records["expand-it1"].params
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 1, 32, 32)
+
+
+def test_failing_case_is_recorded_and_the_suite_goes_on(make_tiny: Callable[..., Path], tmp_path: Path) -> None:
+    suite = make_tiny(extra='include = [{ "morph.method" = "morphnet", "morph.symmetry" = 0, '
+                                         '"morph.resource" = "params", "morph.budget" = 10.0 }]')
+    results = tmp_path / "results"
+    summary = _run(suite, results)
+    assert summary.exit_code == 1
+    assert sorted(summary.statuses.values()) == ["failed", "ok", "ok"]
+    cases = {c.label: c for c in load_suite(suite).cases()}
+    failed = next(c for c in cases.values() if summary.statuses[c.id] == "failed")
+    record = json.loads((results / failed.id / "expand-it1.json").read_text())
+    assert record["status"] == "failed" and "budget" in record["error"] and "\n" not in record["error"]
+    assert case_status(results, failed) == "failed"
+    # A rerun leaves the failure alone; --retry-failed tries again (and fails again, for the same reason).
+    assert _run(suite, results).statuses[failed.id] == "failed"
+    assert _run(suite, results, retry_failed=True).statuses[failed.id] == "failed"
+
+
+def test_force_redoes_a_shared_stage_once(tiny_suite: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    _run(tiny_suite, results)
+    started = {p: json.loads(p.read_text())["started_at"] for p in results.glob("*/base.json")}
+    _run(tiny_suite, results, force=True)
+    df = load_results(results)
+    base = df[df["stage"] == "base"]
+    assert all(json.loads(p.read_text())["started_at"] != s for p, s in started.items())
+    assert sorted(base["extra"].map(lambda e: e["reused"])) == [False, True, True]
+
+
+@pytest.mark.parametrize("only,count", [(["method=uniform,sym=0,seed=0"], 1), ([], 3)])
+def test_dry_run_runs_nothing(tiny_suite: Path, tmp_path: Path, only: list[str], count: int,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    summary = _run(tiny_suite, tmp_path / "results", dry_run=True, only=only)
+    assert len(summary.statuses) == count
+    assert not (tmp_path / "results").exists()
+    assert capsys.readouterr().out.count("todo") == count
