@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from morph.errors import MorphError
 from morph.regularizer import MorphNetRegularizer
 from morph.sources import channel_rms
 
@@ -29,7 +30,8 @@ class ProximalStep:
     Args:
         regularizer: the MorphNetRegularizer whose penalty is being minimised (do not also add it to the loss).
         strength: λ.
-        lr: the step size; ``None`` reads it from the optimizer's first param group at each call.
+        lr: the step size; ``None`` reads, at each call, the learning rate of the optimizer's param group that
+            holds each parameter (strengths often get a larger rate than the other weights).
     """
 
     def __init__(self, regularizer: MorphNetRegularizer, strength: float, lr: float | None = None) -> None:
@@ -42,21 +44,30 @@ class ProximalStep:
 
     @torch.no_grad()
     def after_step(self, optimizer: Any = None) -> None:
-        lr = self.lr if self.lr is not None else float(optimizer.param_groups[0]["lr"])
+        rates = _group_rates(optimizer) if self.lr is None else {}
         with torch.enable_grad():
             coeffs = self.reg.channel_coefficients()
         for src, k in zip(self.reg.sources, coeffs.tolist()):
-            tau = lr * self.strength * k
-            if tau <= 0:
+            if self.strength * k <= 0:
                 continue
             vals = src.per_member()
             winner = torch.stack(vals).argmax(0) if len(vals) > 1 else None
             for j, member in enumerate(src.members):
+                lr = self.lr if self.lr is not None else rates.get(id(member.param))
+                if lr is None:
+                    raise MorphError("ProximalStep: a regularized parameter is not in the optimizer; pass lr=")
+                tau = lr * self.strength * k
                 mask = None if winner is None else winner == j
                 if src.kind == "gamma":
                     _soft_threshold(member.param, tau, mask)
                 else:
                     _group_soft_threshold(member.param, member.dim, tau, mask)
+
+
+def _group_rates(optimizer: Any) -> dict[int, float]:
+    if optimizer is None:
+        raise MorphError("ProximalStep needs the optimizer (or a fixed lr) to know the step size")
+    return {id(p): float(g["lr"]) for g in optimizer.param_groups for p in g["params"]}
 
 
 def _soft_threshold(p: torch.Tensor, tau: float, mask: torch.Tensor | None) -> None:

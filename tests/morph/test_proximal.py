@@ -42,3 +42,18 @@ def test_group_lasso_shrinks_channel_norms() -> None:
     assert (w.flatten(1).norm(dim=1) == 0).sum() >= 2
     cos = torch.nn.functional.cosine_similarity(w.flatten(1), w0.flatten(1))
     assert torch.allclose(cos[expected > 0], torch.ones(()), atol=1e-5)  # direction kept
+
+
+def test_each_parameter_uses_its_own_group_learning_rate() -> None:
+    net = Chain()
+    with torch.no_grad():
+        net.a[1].weight.fill_(0.5)
+        net.b[1].weight.fill_(0.5)
+    reg = MorphNetRegularizer(net, example(), resource="flops", threshold=0.01)
+    ka, kb = reg.channel_coefficients()[:2].tolist()
+    lam = 1e-7
+    opt = torch.optim.SGD([{"params": [net.a[1].weight], "lr": 0.2},
+                           {"params": [p for n, p in net.named_parameters() if n != "a.1.weight"], "lr": 0.01}])
+    ProximalStep(reg, lam)(opt)
+    assert torch.allclose(net.a[1].weight, torch.full((4,), 0.5 - 0.2 * lam * ka))
+    assert torch.allclose(net.b[1].weight, torch.full((6,), 0.5 - 0.01 * lam * kb))
