@@ -129,10 +129,11 @@ def run_learn(ctx: CaseContext, stage: Stage, parent: Product | None) -> Outcome
         return {"reg_cost": reg.cost(), "reg_penalty": float(reg.penalty().detach()),
                 "alive_fraction": sum(alive.values()) / sum(g.width for g in reg.graph.groups)}
 
+    groups = _param_groups(model, reg, m.strength_lr)
     if m.proximal:
-        hooks = TrainHooks(after_step=ProximalStep(reg, lam, config.lr).after_step, on_epoch_end=epoch_end)
+        hooks = TrainHooks(after_step=ProximalStep(reg, lam).after_step, on_epoch_end=epoch_end, param_groups=groups)
     else:
-        hooks = TrainHooks(extra_loss=lambda: lam * reg.penalty(), on_epoch_end=epoch_end)
+        hooks = TrainHooks(extra_loss=lambda: lam * reg.penalty(), on_epoch_end=epoch_end, param_groups=groups)
     result = train(model, ctx.splits, config, hooks=hooks)
     fields = _train_fields(result)
     names = {g.id: g.name for g in reg.graph.groups}
@@ -144,6 +145,15 @@ def run_learn(ctx: CaseContext, stage: Stage, parent: Product | None) -> Outcome
                             "sources": {n: g.source for n, g in reg.groups.items()}})
     product = Product(dict(parent.widths), _cpu_state(model), {"alive": alive}) if result.ok else None
     return Outcome(product, fields)
+
+
+def _param_groups(model: nn.Module, reg: MorphNetRegularizer, lr: float | None) -> list[dict[str, Any]] | None:
+    """The γ (gamma-source strengths) in a group of their own at ``lr``; everything else at the default."""
+    if lr is None:
+        return None
+    strengths = {id(m.param): m.param for src in reg.sources if src.kind == "gamma" for m in src.members}
+    rest = [p for p in model.parameters() if id(p) not in strengths]
+    return [{"params": rest}, {"params": list(strengths.values()), "lr": lr}]
 
 
 def _blog_shape(ctx: CaseContext) -> dict[str, int]:

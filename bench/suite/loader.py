@@ -181,9 +181,13 @@ def dataset_env_var(name: str) -> str:
 
 
 def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Tables merge and lists replace; a table that names a different ``name`` (another data set or model)
+    replaces the base table whole, since the other builder's keyword arguments would not fit it."""
     out = dict(base)
     for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        renamed = isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and \
+            "name" in value and value["name"] != out[key].get("name")
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and not renamed:
             out[key] = _deep_merge(out[key], value)
         else:
             out[key] = value

@@ -153,6 +153,8 @@ class MorphSettings(BaseModel):
     """Structure learning. ``budget`` is in the resource's unit (parameters, FLOPs = 2·MACs, or seconds);
     ``optimizer``/``lr``/``epochs`` are for the regularized structure-learning run (None: as in ``[train]``).
 
+    ``strength_lr`` is the learning rate of the regularized strengths (BN γ) during structure learning: under
+    Adam a γ moves at most ≈ lr per step, so from 1 it reaches 0 only when lr × steps ≫ 1.
     ``budget_by="measurement"`` meets a latency budget by timing each candidate width multiplier on the run's
     device instead of the roofline model. ``warm_start`` starts structure learning from the trained weights of
     the previous stage (the blog started from a fresh init). ``index_shift_bug`` and ``dead_layers`` only
@@ -174,6 +176,7 @@ class MorphSettings(BaseModel):
     iterations: int = Field(1, ge=1)
     optimizer: Optim | None = None
     lr: float | None = Field(None, gt=0)
+    strength_lr: float | None = Field(None, gt=0)
     epochs: int = Field(5, ge=1)
     proximal: bool = False
     device_profile: str | None = None

@@ -272,3 +272,13 @@ def test_case_round_trips_through_json_form(tmp_path: Path) -> None:
     case = load_suite(write(tmp_path, BASE + '[matrix]\n"morph.symmetry" = [2]\n')).cases()[0]
     again = Case.from_dict(case.to_dict())
     assert again == case
+
+
+def test_profile_naming_another_data_set_replaces_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(BASE + '[profiles.full]\ndata = { name = "inria", count = 6 }\n')
+    case = load_suite(path, profile="full", data_path=tmp_path).cases()[0]
+    assert case.config.data.name == "inria"
+    assert "size" not in case.config.data.kwargs and case.config.data.kwargs["count"] == 6
+    quick = load_suite(path).cases()[0]
+    assert quick.config.data.kwargs == {"count": 8, "size": 32}
