@@ -122,7 +122,7 @@ def run_learn(ctx: CaseContext, stage: Stage, parent: Product | None) -> Outcome
     reg = MorphNetRegularizer(model, ctx.example, resource=m.resource, source=m.source, threshold=m.threshold,
                               device=_device_profile(ctx))
     config = _learn_config(ctx)
-    lam = m.strength
+    lam = _lambda(m.strength, m.relative_strength, lambda: reg.penalty())
 
     def epoch_end(epoch: int) -> dict[str, float]:
         alive = reg.alive_counts()
@@ -141,10 +141,21 @@ def run_learn(ctx: CaseContext, stage: Stage, parent: Product | None) -> Outcome
     strengths = reg.strengths()
     fields["histogram"] = _histogram(torch.cat([s.flatten() for s in strengths.values()]), m.source)
     fields["widths"] = alive
-    fields["extra"].update({"alive": alive, "initial_cost": fields["history"].get("reg_cost", [math.nan])[0],
+    fields["extra"].update({"alive": alive, "lambda": lam, "initial_cost": fields["history"].get("reg_cost", [math.nan])[0],
                             "sources": {n: g.source for n, g in reg.groups.items()}})
     product = Product(dict(parent.widths), _cpu_state(model), {"alive": alive}) if result.ok else None
     return Outcome(product, fields)
+
+
+def _lambda(strength: float, relative: bool, penalty: Callable[[], torch.Tensor]) -> float:
+    """λ as given, or ``strength / G(θ₀)`` when the suite gives the penalty's starting size instead."""
+    if not relative:
+        return strength
+    with torch.no_grad():
+        start = float(penalty())
+    if not start > 0:
+        raise BenchError(f"morph.relative_strength: the penalty is {start} at the start; give an absolute strength")
+    return strength / start
 
 
 def _param_groups(model: nn.Module, reg: MorphNetRegularizer, lr: float | None) -> list[dict[str, Any]] | None:
@@ -175,7 +186,7 @@ def _learn_blog(ctx: CaseContext, stage: Stage, parent: Product) -> Outcome:
     else:
         penalty = lambda: blog.gamma_penalty(model, m.threshold)  # noqa: E731
         of = [n.weight for _, n in blog.blog_norms(model)]
-    lam = m.strength
+    lam = _lambda(m.strength, m.relative_strength, penalty)
     result = train(model, ctx.splits, _learn_config(ctx), hooks=TrainHooks(
         extra_loss=lambda: lam * penalty(),
         on_epoch_end=lambda epoch: {"reg_cost": float(penalty().detach())},
@@ -187,7 +198,7 @@ def _learn_blog(ctx: CaseContext, stage: Stage, parent: Product) -> Outcome:
     else:
         fac = fractions
     fields["histogram"] = _histogram(torch.cat([w.detach().flatten() for w in of]), m.source)
-    fields["extra"].update({"fractions": fractions, "blog_fac": fac})
+    fields["extra"].update({"fractions": fractions, "blog_fac": fac, "lambda": lam})
     product = Product(dict(parent.widths), _cpu_state(model), {"blog_fac": fac}) if result.ok else None
     return Outcome(product, fields)
 

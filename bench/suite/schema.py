@@ -153,6 +153,8 @@ class MorphSettings(BaseModel):
     """Structure learning. ``budget`` is in the resource's unit (parameters, FLOPs = 2·MACs, or seconds);
     ``optimizer``/``lr``/``epochs`` are for the regularized structure-learning run (None: as in ``[train]``).
 
+    ``relative_strength`` reads ``strength`` as λ·G(θ₀), the penalty's size when structure learning starts, so
+    that one value fits any model size and resource (MorphNet's advice: λ ≈ 1 / initial cost).
     ``strength_lr`` is the learning rate of the regularized strengths (BN γ) during structure learning: under
     Adam a γ moves at most ≈ lr per step, so from 1 it reaches 0 only when lr × steps ≫ 1.
     ``budget_by="measurement"`` meets a latency budget by timing each candidate width multiplier on the run's
@@ -177,6 +179,7 @@ class MorphSettings(BaseModel):
     optimizer: Optim | None = None
     lr: float | None = Field(None, gt=0)
     strength_lr: float | None = Field(None, gt=0)
+    relative_strength: bool = False
     epochs: int = Field(5, ge=1)
     proximal: bool = False
     device_profile: str | None = None
