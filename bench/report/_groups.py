@@ -1,0 +1,127 @@
+"""How records become table columns and table groups: stage labels in the blog's words, case groups (a case
+label without its seed), and the uniform baseline attached to the MorphNet groups it was budgeted against.
+
+Why here and not in the tables: every table and figure must agree on what a "group" and a "stage" are.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+import pandas as pd
+
+UNIFORM = "Uniform (same budget)"
+#: Morph settings the uniform baseline depends on; mirrors ``bench.pipeline.plan.UNIFORM_DEPS`` (a test checks
+#: they agree; report imports store only, so it does not import the pipeline).
+UNIFORM_MATCH = ("budget", "expand_factor", "resource", "device_profile", "budget_by", "multiple", "min_width",
+                 "symmetry")
+_SEED = re.compile(r"(^|,)seed=[^,]*$")
+_STAGE_ORDER = {"base": 0, "learn": 1, "shrink": 2, "expand": 3}
+
+
+def stage_label(stage: str, iteration: Any) -> str:
+    """The blog's column names: Base, Shrunk, Expanded, Shrunk 1, Expanded 1, …; Uniform (same budget)."""
+    names = {"base": "Base", "learn": "Learn", "shrink": "Shrunk", "expand": "Expanded", "uniform": UNIFORM}
+    name = names.get(stage, stage)
+    if _missing(iteration) or int(iteration) <= 1:
+        return name
+    return f"{name} {int(iteration) - 1}"
+
+
+def stage_rank(stage: str, iteration: Any) -> tuple[int, int, str]:
+    """Sort key: base, then each iteration's learn → shrink → expand, then uniform, then anything else."""
+    if stage == "uniform":
+        return (10**6, 0, stage)
+    if stage not in _STAGE_ORDER:
+        return (10**6 + 1, 0, stage)
+    return (0 if _missing(iteration) else int(iteration), _STAGE_ORDER[stage], stage)
+
+
+def group_label(label: str) -> str:
+    """A case label without its seed: the seeds of one group are averaged (``"sym=2,seed=0"`` → ``"sym=2"``)."""
+    return _SEED.sub("", str(label)) or "all cases"
+
+
+def prepare(df: pd.DataFrame, *, attach_uniform: bool = True) -> pd.DataFrame:
+    """Add ``group``, ``stage_label``, ``stage_rank`` and ``method`` columns.
+
+    With ``attach_uniform``, a uniform-baseline group whose settings match a MorphNet group (same data, model,
+    training, measurement and :data:`UNIFORM_MATCH` settings) is folded into that group as its
+    "Uniform (same budget)" column, once per matching group; an unmatched uniform group stays on its own.
+    """
+    out = df.copy()
+    if out.empty:
+        return out.assign(group=[], stage_label=[], stage_rank=[], method=[])
+    out["group"] = [group_label(lab) for lab in out["label"]]
+    out["stage_label"] = [stage_label(s, i) for s, i in zip(out["stage"], out["iteration"])]
+    out["stage_rank"] = [stage_rank(s, i) for s, i in zip(out["stage"], out["iteration"])]
+    method = out["config.morph.method"] if "config.morph.method" in out else pd.Series("", index=out.index)
+    out["method"] = method.fillna("").astype(str)
+    return _attach_uniform(out) if attach_uniform else out
+
+
+def _attach_uniform(df: pd.DataFrame) -> pd.DataFrame:
+    keys = [c for c in sorted(df.columns) if c.startswith("config.") and
+            (not c.startswith("config.morph.") or c.removeprefix("config.morph.") in UNIFORM_MATCH)]
+    signature = {g: _signature(rows, keys) for g, rows in df.groupby(["suite", "group"], sort=True)}
+    methods = {g: set(rows["method"]) for g, rows in df.groupby(["suite", "group"], sort=True)}
+    parts, dropped = [df], set()
+    for (suite, group), rows in df.groupby(["suite", "group"], sort=True):
+        if methods[(suite, group)] != {"uniform"}:
+            continue
+        targets = [g for (s, g), sig in signature.items()
+                   if s == suite and sig == signature[(suite, group)] and "uniform" not in methods[(s, g)]]
+        if targets:
+            dropped.add((suite, group))
+            uniform = rows[rows["stage"] == "uniform"]
+            parts += [uniform.assign(group=target) for target in targets]
+    merged = pd.concat(parts, ignore_index=True)
+    keep = [(s, g) not in dropped for s, g in zip(merged["suite"], merged["group"])]
+    return merged[keep].reset_index(drop=True)
+
+
+def _signature(rows: pd.DataFrame, keys: list[str]) -> str:
+    first = rows.sort_values(["case_id", "stage"]).iloc[0]
+    return json.dumps({k: _plain(first[k]) for k in keys}, sort_keys=True, default=str)
+
+
+def _plain(value: Any) -> Any:
+    return None if _missing(value) else value
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def sorted_stages(df: pd.DataFrame) -> list[str]:
+    """The stage labels present, in pipeline order."""
+    pairs = sorted({(r, lab) for r, lab in zip(df["stage_rank"], df["stage_label"])})
+    return list(dict.fromkeys(lab for _, lab in pairs))
+
+
+def layer_order(names: list[str]) -> list[str]:
+    """U-Net layers in data-flow order (enc0 … bottleneck, then up/dec from deep to shallow); others sorted."""
+    pattern = re.compile(r"^(enc|up|dec)(\d+)(?:\.(\d+))?$")
+    matches = [pattern.match(n) for n in names]
+    if not names or not all(matches):
+        return sorted(names, key=natural_key)
+
+    def key(m: re.Match[str]) -> tuple[int, int, int, int]:
+        kind, level, sub = m.group(1), int(m.group(2)), int(m.group(3) or 0)
+        return (0, level, 0, sub) if kind == "enc" else (1, -level, 0 if kind == "up" else 1, sub)
+
+    return [m.group(0) for m in sorted((m for m in matches if m), key=key)]
+
+
+def natural_key(text: str) -> list[Any]:
+    """``"sym=10"`` after ``"sym=2"``: digit runs compare as numbers."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", str(text))]
+
+
+def grouped(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(group, its records) in natural order of the group label."""
+    groups = {g: rows for g, rows in df.groupby("group", sort=False)}
+    return [(g, groups[g]) for g in sorted(groups, key=natural_key)]

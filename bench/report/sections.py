@@ -1,0 +1,52 @@
+"""Extra sections of ``reports/index.md``: a name → function table, so a later analysis plugs in without
+touching the renderer.
+
+The lead's "blog vs this run" comparison goes in :func:`blog_comparison` (or any function registered with
+:func:`register_section`); a section function returns markdown, or None to leave the section out. A hand-written
+``blog_comparison.md`` in the reports folder is linked from the index as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import pandas as pd
+
+from bench.errors import BenchError
+
+Section = Callable[[pd.DataFrame], "str | None"]
+_SECTIONS: dict[str, Section] = {}
+BLOG_COMPARISON = "Blog vs this run"
+BLOG_FRAGMENT = "blog_comparison.md"
+
+
+def register_section(title: str) -> Callable[[Section], Section]:
+    """``@register_section("Blog vs this run")``: the function gets every loaded record (all suites)."""
+
+    def decorator(fn: Section) -> Section:
+        if title in _SECTIONS:
+            raise BenchError(f"report section '{title}' is registered twice")
+        _SECTIONS[title] = fn
+        return fn
+
+    return decorator
+
+
+@register_section(BLOG_COMPARISON)
+def blog_comparison(df: pd.DataFrame) -> str | None:
+    """Hook for the blog-vs-this-run comparison (the blog's Tables 1–5 next to ours). Not written yet: None."""
+    return None
+
+
+def index_sections(df: pd.DataFrame, extra: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """(title, markdown) of every registered section that has something to say, in title order, then ``extra``
+    in the caller's order (an extra section replaces a registered one of the same title)."""
+    extra = dict(extra or {})
+    out = []
+    for title in sorted(_SECTIONS):
+        if title in extra:
+            continue
+        body = _SECTIONS[title](df)
+        if body:
+            out.append((title, body.strip()))
+    return out + [(title, body.strip()) for title, body in extra.items()]
