@@ -1,0 +1,193 @@
+"""Parallel executors give a serial run's results: local worker processes, Ray, and submitit (Slurm's code path)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import api
+from bench.executors import EXECUTORS, JobOptions, get_executor, group_cases, needs_run
+from bench.executors.base import available_cores
+from bench.executors.local import LocalExecutor
+from bench.executors.slurm import CaseJob, SlurmExecutor
+from bench.errors import BenchError
+from bench.pipeline import plan_case
+from bench.store import load_results
+from bench.suite import load_suite
+
+TWO_BASES = '"train.lr" = [1e-3, 3e-3]'  # two base trainings → two jobs of three cases each
+COMPARED = ("status", "metrics", "widths", "params", "flops", "macs")
+_SERIAL: dict[str, Path] = {}
+
+
+def records(results: Path) -> dict[tuple[str, str, Any], dict[str, Any]]:
+    out = {}
+    for path in load_results(results)["path"]:
+        rec = json.loads(Path(path).read_text())
+        out[(rec["case_id"], rec["stage"], rec["iteration"])] = rec
+    return out
+
+
+def assert_same_as_serial(results: Path, serial: Path, *, subset: bool = False) -> None:
+    """Every record of ``results`` equals the serial run's (all of them unless ``subset``) in what it measured."""
+    got, want = records(results), records(serial)
+    if subset:
+        want = {k: v for k, v in want.items() if k[0] in {g[0] for g in got}}
+    assert got.keys() == want.keys()
+    for key, rec in want.items():
+        for field in COMPARED:
+            assert got[key][field] == rec[field], (key, field)
+        if not subset:  # the same case computed each shared stage, the others reused it
+            assert got[key]["extra"]["reused"] == rec["extra"]["reused"], key
+
+
+@pytest.fixture
+def two_bases(make_tiny: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The tiny suite with two base trainings, and its serial results (computed once per session)."""
+    suite = make_tiny(extra=TWO_BASES)
+    text = suite.read_text()
+    if text not in _SERIAL:
+        serial = tmp_path_factory.mktemp("serial") / "results"
+        assert api.run_suite(suite, results=serial, progress=False).exit_code == 0
+        _SERIAL[text] = serial
+    return suite, _SERIAL[text]
+
+
+def test_groups_keep_every_shared_stage_in_one_job(make_tiny: Callable[..., Path]) -> None:
+    cases = load_suite(make_tiny(extra=TWO_BASES)).cases()
+    groups = group_cases([c.to_dict() for c in cases])
+    assert [len(g) for g in groups] == [3, 3]
+    order = [c.id for c in cases]
+    positions = [[order.index(d["id"]) for d in g] for g in groups]
+    assert all(p == sorted(p) for p in positions) and positions[0][0] == 0  # suite order, as a serial run
+    keys = [{s.key for d in g for s in plan_case(next(c for c in cases if c.id == d["id"]))} for g in groups]
+    assert not keys[0] & keys[1]  # keys chain through parents: no stage is shared across jobs
+
+
+def test_local_plan_splits_cores_and_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    cores = available_cores()
+    assert LocalExecutor(jobs=2).plan(n_groups=5, device="cpu") == (2, max(1, cores // 2), None)
+    assert LocalExecutor(jobs=4).plan(n_groups=1, device="cpu") == (1, cores, None)  # one job: all cores
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5,6")
+    assert LocalExecutor(jobs=2).plan(n_groups=4, device="cuda")[::2] == (2, ["3", "5"])
+    assert LocalExecutor(jobs=8).plan(n_groups=4, device="cuda")[::2] == (3, ["3", "5", "6"])  # one per GPU
+
+
+def test_jobs_2_equals_serial_and_records_worker_threads(two_bases: tuple[Path, Path], tmp_path: Path) -> None:
+    suite, serial = two_bases
+    results = tmp_path / "results"
+    summary = api.run_suite(suite, results=results, jobs=2, progress=False)
+    assert summary.exit_code == 0 and len(summary.statuses) == 6
+    assert_same_as_serial(results, serial)
+    threads = {r["env"]["torch_threads"] for r in records(results).values() if not r["extra"]["reused"]}
+    assert threads == {max(1, available_cores() // 2)}
+
+    before = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+    assert api.run_suite(suite, results=results, jobs=2, progress=False).exit_code == 0  # nothing to submit
+    assert before == {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+
+
+def test_ray_equals_serial(two_bases: tuple[Path, Path], tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray", reason="ray is an optional extra: pip install 'morph-bench[ray]'")
+    suite, serial = two_bases
+    results = tmp_path / "results"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        summary = api.run_suite(suite, results=results, jobs=2, executor="ray", progress=False)
+    finally:
+        ray.shutdown()
+    assert summary.exit_code == 0
+    assert_same_as_serial(results, serial)
+    assert {r["env"]["torch_threads"] for r in records(results).values() if not r["extra"]["reused"]} == {1}
+
+
+def test_slurm_executor_through_submitit_local(two_bases: tuple[Path, Path], tmp_path: Path) -> None:
+    pytest.importorskip("submitit", reason="submitit is an optional extra: pip install 'morph-bench[slurm]'")
+    suite, serial = two_bases
+    uniform = [c.label for c in load_suite(suite).cases() if c.get("morph.method") == "uniform"]  # one per job
+    results = tmp_path / "results"
+    summary = api.run_suite(suite, results=results, executor="slurm", only=uniform, progress=False,
+                            executor_options={"cluster": "local", "poll_s": 0.5, "slurm_partition": "gpu"})
+    assert summary.exit_code == 0 and len(summary.statuses) == 2
+    assert_same_as_serial(results, serial, subset=True)
+    assert len(list((results / ".submitit").glob("*/*_log.out"))) == 2  # submitit's logs, beside the results
+    assert len(load_results(results)) == 4  # base + uniform per case; the logs are not mistaken for records
+
+
+def test_slurm_task_is_requeued_on_preemption_and_resumes(make_tiny: Callable[..., Path], tmp_path: Path) -> None:
+    submitit = pytest.importorskip("submitit", reason="submitit is an optional extra")
+    case = next(c for c in load_suite(make_tiny(learn_epochs=60)).cases() if c.get("morph.method") == "morphnet")
+    results = tmp_path / "results"
+    job_fn = CaseJob(str(results), JobOptions(threads=1).to_dict())
+    delayed = job_fn.checkpoint([case.to_dict()])
+    assert delayed.function is job_fn and delayed.args == ([case.to_dict()],)
+
+    executor = submitit.AutoExecutor(folder=tmp_path / "logs" / "%j", cluster="local")
+    executor.update_parameters(timeout_min=10)
+    job = executor.submit(job_fn, [case.to_dict()])
+    base = results / case.id / "base.json"
+    import time
+
+    deadline = time.monotonic() + 240
+    while not base.exists() and time.monotonic() < deadline and not job.done():
+        time.sleep(0.1)
+    assert base.exists() and not job.done(), "the job ended before it could be preempted"
+    finished = base.read_bytes()
+    job._interrupt()  # what Slurm sends on preemption: submitit checkpoints and requeues the task
+    assert job.result() == {case.id: "ok"}
+    assert "requeued" in Path(job.paths.stderr).read_text().lower() or "requeued" in job.stdout().lower()
+    assert base.read_bytes() == finished  # resumed after the finished stage, not redone
+    assert {r["stage"] for r in records(results).values()} == {"base", "learn", "shrink", "expand"}
+
+
+def test_merged_partial_folders_are_found_finished(two_bases: tuple[Path, Path], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    suite, serial = two_bases
+    groups = group_cases([c.to_dict() for c in load_suite(suite).cases()])
+    for i, group in enumerate(groups):  # two machines, one job each: each folder holds its cases and stages
+        part = tmp_path / f"machine{i}"
+        for data in group:
+            shutil.copytree(serial / data["id"], part / data["id"])
+        keys = {s.key for data in group for s in plan_case(load_suite(suite).case(data["id"]))}
+        for key in keys:
+            shutil.copytree(serial / ".stages" / key, part / ".stages" / key)
+        assert len(load_results(part)) == len(records(serial)) // 2
+    merged = tmp_path / "merged"
+    for i in range(len(groups)):
+        shutil.copytree(tmp_path / f"machine{i}", merged, dirs_exist_ok=True)  # cp -r machine*/. merged/
+    submitted: list[str] = []
+    monkeypatch.setattr(LocalExecutor, "submit", lambda self, cases, *a: submitted.extend(d["id"] for d in cases))
+    summary = api.run_suite(suite, results=merged, jobs=2, progress=False)
+    assert summary.exit_code == 0 and len(summary.statuses) == 6 and not submitted
+    assert_same_as_serial(merged, serial)
+    shutil.rmtree(merged / groups[1][2]["id"])  # a case lost on the way: only it is submitted again
+    api.run_suite(suite, results=merged, jobs=2, progress=False)
+    assert submitted == [groups[1][2]["id"]]
+
+
+def test_unknown_executor_options_and_missing_extras_are_one_line_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(BenchError, match="unknown executor 'rey'; did you mean 'ray'"):
+        get_executor("rey")
+    with pytest.raises(BenchError, match="^--address: not an option of --executor local$"):
+        get_executor("local", address="10.0.0.1:6379")
+    assert set(EXECUTORS.names()) == {"local", "ray", "slurm"}
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    with pytest.raises(BenchError, match=r"^ray executor needs: pip install 'morph-bench\[ray\]'$"):
+        get_executor("ray").submit([{"id": "x"}], Path("results"), JobOptions())
+    monkeypatch.setitem(sys.modules, "submitit", None)
+    with pytest.raises(BenchError, match=r"^slurm executor needs: pip install 'morph-bench\[slurm\]'$"):
+        SlurmExecutor().submit([], Path("results"), JobOptions())
+
+
+def test_slurm_parameters() -> None:
+    params = SlurmExecutor(jobs=4, slurm_partition="gpu", slurm_time=30).parameters("cuda")
+    assert params == {"timeout_min": 30, "name": "bench", "tasks_per_node": 1, "nodes": 1, "gpus_per_node": 1,
+                      "slurm_partition": "gpu", "slurm_array_parallelism": 4}
+    assert "gpus_per_node" not in SlurmExecutor().parameters("cpu")
+    assert SlurmExecutor(slurm_gpus=2, slurm_array_parallelism=8).parameters("cpu")["slurm_array_parallelism"] == 8
