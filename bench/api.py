@@ -6,15 +6,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from torch import nn
 
 from bench.errors import BenchError
 from bench.suite import Case, Suite, load_suite
+
+if TYPE_CHECKING:
+    from torch import nn
 
 DEFAULT_RESULTS = Path("results")
 stderr = Console(stderr=True)
@@ -46,22 +47,37 @@ def select_cases(suite: Suite, only: Sequence[str] = ()) -> list[Case]:
 def run_suite(
     suite_path: Path, *, profile: str = "quick", results: Path = DEFAULT_RESULTS, device: str = "cpu",
     only: Sequence[str] = (), force: bool = False, retry_failed: bool = False, dry_run: bool = False,
-    data_path: Path | None = None, jobs: int = 1, progress: bool = True,
+    data_path: Path | None = None, jobs: int = 1, progress: bool = True, executor: str = "local",
+    executor_options: dict[str, Any] | None = None,
 ) -> RunSummary:
-    """Run (or resume) the cases of a suite; failing cases are recorded and the suite goes on."""
+    """Run (or resume) the cases of a suite; failing cases are recorded and the suite goes on.
+
+    ``executor="local"`` with ``jobs=1`` runs in this process; otherwise the cases that still need work are
+    handed to the executor (:mod:`bench.executors`; ``executor_options`` are its CLI options, e.g.
+    ``{"address": ...}`` or ``{"slurm_partition": ...}``) and statuses are read back from ``results``.
+    """
+    from bench.executors import JobOptions, case_outcome, get_executor, needs_run
     from bench.pipeline import RunOptions, case_status, plan_case, run_case
 
     suite = load_suite(suite_path, profile=profile, data_path=data_path)
     cases = select_cases(suite, only)
-    if device == "cuda" and not torch.cuda.is_available():
+    import torch  # here, not at the top: `bench report` must work without loading torch
+
+    if device == "cuda" and executor == "local" and not torch.cuda.is_available():  # ray/slurm: the workers' GPUs
         raise BenchError("--device cuda: no CUDA device is visible (torch.cuda.is_available() is False)")
-    if jobs != 1:
-        raise BenchError(f"--jobs {jobs}: only 1 is supported until the parallel executors land")
+    if jobs < 1:
+        raise BenchError(f"--jobs: expected at least 1, got {jobs}")
+    runner = get_executor(executor, jobs=jobs, progress=progress, **(executor_options or {}))
     if dry_run:
         for case in cases:
             stages = " → ".join(s.label for s in plan_case(case))
             print(f"{case.id}  {case_status(results, case):8s}  {case.label}  [{stages}]")
         return RunSummary({c.id: "ok" for c in cases})
+    if executor != "local" or jobs != 1:
+        todo = [c for c in cases if needs_run(results, c, force=force, retry_failed=retry_failed)]
+        if todo:
+            runner.submit([c.to_dict() for c in todo], results, JobOptions(device, force, retry_failed))
+        return RunSummary({c.id: case_outcome(results, c) for c in cases})
     statuses: dict[str, str] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr, disable=not progress) as bar:
@@ -136,6 +152,8 @@ def load_model(case_id: str, results: str | Path = DEFAULT_RESULTS, stage: str |
 def export_onnx(case_id: str, out: Path | None, results: Path = DEFAULT_RESULTS, stage: str | None = None,
                 input_size: tuple[int, int] | None = None) -> Path:
     """Write the case's final model as ONNX (and its widths as JSON next to it)."""
+    import torch
+
     record = final_record(case_records(case_id, results), stage)
     model = load_model(case_id, results, stage)
     c = next(p for p in model.parameters() if p.dim() == 4).shape[1]
@@ -161,6 +179,8 @@ def _record_input_size(record: dict[str, Any]) -> tuple[int, int]:
 
 def describe_model(spec: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
     """Params, MACs/FLOPs and channel-group widths of any model the harness can build."""
+    import torch
+
     from bench.measure import count_macs, count_params
     from bench.model_spec import build_model, parse_model_spec
     from morph import build_graph, group_widths
@@ -177,3 +197,34 @@ def describe_model(spec: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
 
 def validate_suite(suite_path: Path, profile: str = "quick", data_path: Path | None = None) -> Suite:
     return load_suite(suite_path, profile=profile, data_path=data_path)
+
+
+def _load_nonempty(results: Sequence[Path]) -> Any:
+    from bench.store import load_results
+
+    df = load_results(list(results))
+    if df.empty:
+        raise BenchError(f"{', '.join(map(str, results))}: no records found (run `bench run SUITE` first)")
+    return df
+
+
+def report_text(results: Sequence[Path]) -> str:
+    """Every suite's report as markdown, without figures (what ``bench report`` prints without ``--out``)."""
+    from bench.report.render import reports_text
+
+    return reports_text(_load_nonempty(results))
+
+
+def write_report(results: Sequence[Path], out: Path, extra_sections: dict[str, str] | None = None) -> list[Path]:
+    """``out/<suite>.md`` per suite with PNGs under ``out/figures/``, and ``out/index.md``; the markdown files
+    written. ``extra_sections`` (title → markdown) are appended to the index."""
+    from bench.report.render import write_reports
+
+    return write_reports(_load_nonempty(results), out, extra_sections)
+
+
+def compare_results(a: Path, b: Path) -> str:
+    """Markdown comparing two results folders record by record (A, B, B − A, B / A)."""
+    from bench.report.render import compare_markdown
+
+    return compare_markdown(_load_nonempty([a]), _load_nonempty([b]), str(a), str(b))

@@ -59,13 +59,27 @@ def run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would run, run nothing.")] = False,
     data_path: DataPath = None,
     progress: Annotated[bool, typer.Option(help="Progress bars on stderr.")] = True,
+    executor: Annotated[str, typer.Option(help="local (worker processes), ray or slurm (submitit).")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="ray: cluster address (default: start Ray here).")] = None,
+    slurm_partition: Annotated[Optional[str], typer.Option(help="slurm: partition.")] = None,
+    slurm_time: Annotated[Optional[int], typer.Option(help="slurm: minutes per task [60].", min=1)] = None,
+    slurm_gpus: Annotated[Optional[int], typer.Option(help="slurm: GPUs per task [1 on cuda].", min=0)] = None,
+    slurm_array_parallelism: Annotated[Optional[int], typer.Option(help="slurm: tasks at once [--jobs].",
+                                                                   min=1)] = None,
 ) -> None:
     """Run (or resume) every case of a suite; finished stages are skipped, failed cases recorded."""
     if device not in ("cpu", "cuda"):
         raise BenchError(f"--device: expected cpu or cuda, got '{device}'")
-    summary = api.run_suite(suite, profile=profile, results=results, device=device, only=only or (), force=force,
-                            retry_failed=retry_failed, dry_run=dry_run, data_path=data_path, jobs=jobs,
-                            progress=progress)
+    backend = {"address": address, "slurm_partition": slurm_partition, "slurm_time": slurm_time,
+               "slurm_gpus": slurm_gpus, "slurm_array_parallelism": slurm_array_parallelism}
+    try:
+        summary = api.run_suite(suite, profile=profile, results=results, device=device, only=only or (),
+                                force=force, retry_failed=retry_failed, dry_run=dry_run, data_path=data_path,
+                                jobs=jobs, progress=progress, executor=executor,
+                                executor_options={k: v for k, v in backend.items() if v is not None})
+    except KeyboardInterrupt:
+        print(f"interrupted: finished stages are kept in {results}; rerun to resume", file=sys.stderr)
+        raise typer.Exit(130) from None
     bad = {k: v for k, v in summary.statuses.items() if v != "ok"}
     if not dry_run:
         print(f"{len(summary.statuses) - len(bad)}/{len(summary.statuses)} cases ok; results in {results}"
@@ -131,19 +145,32 @@ def model(
 @_user_errors
 def report(
     results: Annotated[list[Path], typer.Argument(help="Results folder(s); several are merged.")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write markdown here instead of stdout.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Reports folder (<suite>.md, figures/, index.md); "
+                                                "without it the markdown, no figures, goes to stdout.")] = None,
 ) -> None:
-    """A markdown summary table of stored results (params, FLOPs, latency, train time, Dice)."""
-    from bench.report import summary_table
-    from bench.store import load_results
+    """Blog-style reports: per-stage tables (mean ± std over seeds), layer widths, Pareto and γ figures."""
+    if out is None:
+        print(api.report_text(results), end="")
+        return
+    for path in api.write_report(results, out):
+        print(f"wrote {path}")
 
-    text = summary_table(load_results(results)).to_markdown(index=False, floatfmt=".4g") + "\n"
+
+@app.command()
+@_user_errors
+def compare(
+    a: Annotated[Path, typer.Argument(help="Results folder A (the reference).")],
+    b: Annotated[Path, typer.Argument(help="Results folder B.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Markdown file to write instead of stdout.")] = None,
+) -> None:
+    """Two result sets side by side, matched by (suite, case, stage): A, B, B − A and B / A."""
+    text = api.compare_results(a, b)
     if out is None:
         print(text, end="")
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-        print(f"wrote {out}")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}")
 
 
 @app.command()

@@ -59,7 +59,7 @@ def _finite(value: Any) -> Any:
 def _record(case: Case, stage: Stage, fields: dict[str, Any], *, reused: bool) -> StageRecord:
     body = {k: _finite(v) for k, v in fields.items() if k in _RECORD_FIELDS}
     extra = dict(body.pop("extra", {}) or {})
-    extra.update({"stage_key": stage.key, "reused": reused})
+    extra.update({"stage_key": stage.key, "reused": reused, "profile": case.profile})
     return StageRecord(case_id=case.id, stage=stage.name, iteration=stage.iteration, suite=case.suite,
                        label=case.label, seed=case.seed, config=case.settings(), extra=extra, **body)
 
