@@ -11,14 +11,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from bench.errors import BenchError
 from bench.store._atomic import atomic_write, atomic_write_text
+
+if TYPE_CHECKING:  # torch loads only when a checkpoint is written or read, so reports run without it
+    import torch
 
 WEIGHTS = "weights.safetensors"
 WIDTHS = "widths.json"
@@ -51,6 +50,8 @@ def save_checkpoint(
 
     Tensors are copied to contiguous CPU tensors of their own, as safetensors refuses shared storage.
     """
+    from safetensors.torch import save_file
+
     folder = checkpoint_dir(root, key)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / WIDTHS).unlink(missing_ok=True)
@@ -63,6 +64,9 @@ def save_checkpoint(
 
 def load_checkpoint(root: str | Path, key: str) -> Checkpoint:
     """Load what :func:`save_checkpoint` wrote; a missing or half-written checkpoint is a one-line BenchError."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     folder = checkpoint_dir(root, key)
     if not has_checkpoint(root, key):
         raise BenchError(f"{folder}: expected a checkpoint ({WEIGHTS} and {WIDTHS}); run the stage that makes it")
