@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -13,18 +11,7 @@ from torch_pruning import ops
 
 from morph.errors import UnsupportedLayerError
 from morph.groups._rules import NORM_TYPES, check_op, layer_info
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Trace in eval mode (BN on a 1×1 pooled map fails in train mode) and put every flag back."""
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, t in flags:
-            m.training = t
+from morph.modes import eval_mode
 
 
 def record_shapes(model: nn.Module, x: torch.Tensor) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:

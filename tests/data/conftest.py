@@ -1,4 +1,4 @@
-"""Tiny image/mask files written per test, and the location of the shared real data sets."""
+"""Tiny image/mask files written per test (the shared real data sets: `shared_set` in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,26 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-SHARED_DATA = (Path(__file__).parents[2] / ".." / "shared" / "data").resolve()
-
-
-def _shared_set(name: str) -> Path:
-    path = SHARED_DATA / name
-    if not path.is_dir():
-        pytest.skip(f"real data set {name} not present at {path}")
-    return path
-
 
 def _write_image(path: Path, array: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.asarray(array, dtype=np.uint8)).save(path)
     return path
-
-
-@pytest.fixture
-def shared_set() -> Callable[[str], Path]:
-    """`shared_set(name)`: the real data set's folder, or a skip saying why the test cannot run."""
-    return _shared_set
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,20 +13,10 @@ from bench.data import create_dataset
 from bench.train import TrainConfig, train
 from morph.models import blog_unet
 
-# Same place (and same skip) as tests/data/conftest.py's `shared_set` fixture.
-SHARED_DATA = (Path(__file__).parents[2] / ".." / "shared" / "data").resolve()
-
-
-def _shared_set(name: str) -> Path:
-    path = SHARED_DATA / name
-    if not path.is_dir():
-        pytest.skip(f"real data set {name} not present at {path}")
-    return path
-
 
 @pytest.mark.slow
 @pytest.mark.shared_data
-def test_blog_unet_beats_all_foreground_dice_on_isbi_membranes() -> None:
+def test_blog_unet_beats_all_foreground_dice_on_isbi_membranes(shared_set: Callable[[str], Path]) -> None:
     """Foreground is the membrane (invert=True: the labels draw membrane black, cell interior white).
 
     Membrane is ~20% of the pixels, so predicting "all membrane" scores Dice 2P/(P+N) ≈ 0.33, while
@@ -33,7 +24,7 @@ def test_blog_unet_beats_all_foreground_dice_on_isbi_membranes() -> None:
     learning. 8 training images cut into 128×128 tiles (128 tiles), val = images 25–29 (80 tiles);
     4 epochs of a base-8 U-Net reach val Dice ≈ 0.74 in about 25 s on one idle CPU core.
     """
-    root = _shared_set("isbi2012-membrane") / "train"
+    root = shared_set("isbi2012-membrane") / "train"
     splits = create_dataset("folder", root=root, image_dir="image", mask_dir="label", invert=True,
                             size_mode="tile", size=128, split="stems",
                             train_stems=[str(i) for i in range(8)], val_stems=[str(i) for i in range(25, 30)])
