@@ -34,8 +34,14 @@ def register_section(title: str) -> Callable[[Section], Section]:
 
 @register_section(BLOG_COMPARISON)
 def blog_comparison(df: pd.DataFrame) -> str | None:
-    """Hook for the blog-vs-this-run comparison (the blog's Tables 1–5 next to ours). Not written yet: None."""
-    return None
+    """The blog's published numbers (Tables 1–3, 5) next to this run's, and its four conclusions checked on
+    this run's records: each "holds", "does not hold" or "not run", with the numbers behind the verdict.
+    Returns None when there are no records at all."""
+    if df is None or df.empty:
+        return None
+    from bench.report import _blog
+
+    return _blog.render(df)
 
 
 def index_sections(df: pd.DataFrame, extra: Mapping[str, str] | None = None) -> list[tuple[str, str]]:

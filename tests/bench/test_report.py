@@ -193,7 +193,8 @@ def test_index_takes_extra_sections(results: Path, tmp_path: Path) -> None:
     (out / "blog_comparison.md").write_text("hand-written\n")
     write_reports(load_results(results), out, {"Notes": "Quick profile only."})
     index = (out / "index.md").read_text()
-    assert "## Blog vs this run\n\nSee [blog_comparison.md](blog_comparison.md)." in index
+    assert "## Blog vs this run\n\nThe blog's published numbers" in index  # generated: beats the hand-written file
+    assert "See [blog_comparison.md]" not in index
     assert index.endswith("## Notes\n\nQuick profile only.\n")
 
 

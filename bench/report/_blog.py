@@ -1,0 +1,425 @@
+"""The "Blog vs this run" section: the blog's published numbers next to ours, and its conclusions checked.
+
+Why a module of its own: the blog's numbers are data (hard-coded from morph-u-net-blog.md, each row citing its
+table), and each conclusion is a small computation on the records with a stated rule, so that it can be tested
+on a hand-made frame both ways. Pandas only (reports render without torch).
+
+Which of our cases stands for which blog table (by settings, so labels may change):
+- Table 1: suite ``regularizers``, method blog, group lasso, threshold 1e-4 (the weak setting);
+- Table 2: suites ``regularizers`` then ``layers`` (it runs the second iteration on quick), method blog, group
+  lasso, threshold 1e-3 (the strong setting);
+- Table 3: suite ``symmetry``, method morphnet, the shrunk model of iteration 1 at each symmetry level;
+- Table 5: suite ``one_conv``, model unet_one_conv, method blog, threshold 1e-3 (A) and 1e-2 (B).
+Cases with ``index_shift_bug`` are left out of the stage table (they exist to reproduce widths). Where both
+profiles' records are loaded, the full profile's are shown.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from bench.report._format import fmt_count, mean_std
+from bench.report._groups import group_label, layer_order
+
+#: A spread of val Dice across symmetry levels up to this much (or twice the seed-to-seed std) is "no effect".
+DICE_TOLERANCE = 0.02
+#: Gamma-L1 "fails" when at most this share of the γ ends below the threshold after structure learning.
+DEAD_FAILS = 0.05
+#: "Later layers shrink more" holds when the last conv kept less than the first in at least this share of cases.
+LATER_SHARE = 2 / 3
+#: One-conv and double-conv models count as "similar size" within this parameter ratio.
+SIZE_RATIO = 1.5
+BLOG_SOURCE = "shared/reference/morph-u-net-blog.md"
+
+HOLDS, FAILS, NOT_RUN = "holds", "does not hold", "not run"
+
+
+@dataclass(frozen=True)
+class BlogRow:
+    table: str
+    stage: str  # our stage label (bench.report._groups.stage_label), or "Level k" for Table 3
+    params: float
+    val_dice: float
+
+
+#: The blog's published numbers (rounded as printed there).
+BLOG_ROWS: tuple[BlogRow, ...] = (
+    # Table 1: group lasso, weak (λ 1e-10, thr 1e-4), 20M cap
+    BlogRow("Table 1 (weak GL)", "Base", 31.0e6, 0.87),
+    BlogRow("Table 1 (weak GL)", "Shrunk", 10.0e6, 0.87),
+    BlogRow("Table 1 (weak GL)", "Expanded", 20.0e6, 0.87),
+    BlogRow("Table 1 (weak GL)", "Shrunk 1", 6.0e6, 0.86),
+    BlogRow("Table 1 (weak GL)", "Expanded 1", 19.0e6, 0.87),
+    # Table 2: group lasso, strong (λ 1e-3, thr 1e-3), 3M cap
+    BlogRow("Table 2 (strong GL)", "Base", 31.0e6, 0.87),
+    BlogRow("Table 2 (strong GL)", "Shrunk", 1.3e6, 0.84),
+    BlogRow("Table 2 (strong GL)", "Expanded", 3.0e6, 0.86),
+    BlogRow("Table 2 (strong GL)", "Shrunk 1", 1.4e6, 0.85),
+    BlogRow("Table 2 (strong GL)", "Expanded 1", 3.0e6, 0.86),
+    # Table 3: the shrunk model at symmetry levels 1–3
+    BlogRow("Table 3 (symmetry)", "Level 1", 5_492_792, 0.87),
+    BlogRow("Table 3 (symmetry)", "Level 2", 13_307_525, 0.86),
+    BlogRow("Table 3 (symmetry)", "Level 3", 13_947_718, 0.87),
+    # Table 5: one conv per level; A = λ 1e-3 / thr 1e-3, B = λ 1e-2 / thr 1e-2
+    BlogRow("Table 5 (one conv)", "Base", 15.0e6, 0.86),
+    BlogRow("Table 5 (one conv)", "Shrunk A", 3.2e6, 0.86),
+    BlogRow("Table 5 (one conv)", "Expanded A", 5.7e6, 0.86),
+    BlogRow("Table 5 (one conv)", "Shrunk B", 0.75e6, 0.84),
+    BlogRow("Table 5 (one conv)", "Expanded B", 1.7e6, 0.85),
+)
+_BLOG_BASE = {"Table 1 (weak GL)": 31.0e6, "Table 2 (strong GL)": 31.0e6, "Table 3 (symmetry)": 31.0e6,
+              "Table 5 (one conv)": 15.0e6}
+_STAGE = re.compile(r"^(Base|Shrunk|Expanded)(?: (\d+))?$")
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _get(row: Mapping[str, Any] | pd.Series, key: str, default: Any = None) -> Any:
+    value = row.get(key, default) if hasattr(row, "get") else default
+    return default if _missing(value) else value
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _close(a: Any, b: float) -> bool:
+    return not _missing(a) and math.isclose(float(a), b, rel_tol=1e-6)
+
+
+def _profile(row: pd.Series) -> str:
+    extra = row.get("extra")
+    return str(extra.get("profile", "")) if isinstance(extra, Mapping) else ""
+
+
+def _ok(df: pd.DataFrame) -> pd.DataFrame:
+    out = df[df["status"] == "ok"] if "status" in df else df
+    return out.copy()
+
+
+def _col(df: pd.DataFrame, key: str) -> pd.Series:
+    return df[key] if key in df else pd.Series([None] * len(df), index=df.index, dtype=object)
+
+
+def _mask(df: pd.DataFrame, values: Sequence[bool]) -> pd.Series:
+    return pd.Series(list(values), index=df.index, dtype=bool)
+
+
+def _prefer_full(rows: pd.DataFrame) -> pd.DataFrame:
+    if rows.empty:
+        return rows
+    profiles = rows.apply(_profile, axis=1)
+    return rows[profiles == "full"] if (profiles == "full").any() else rows
+
+
+def _dice(values: Sequence[Any]) -> str:
+    mean, std, n = mean_std([v for v in values if not _missing(v)])
+    if not n:
+        return "–"
+    return f"{mean:.3f}" + (f" ± {std:.3f}" if n > 1 and std > 0 else "")
+
+
+def _share(part: float, whole: float) -> str:
+    return f" ({100 * part / whole:.0f}%)" if whole and math.isfinite(part) and math.isfinite(whole) else ""
+
+
+# ----------------------------------------------------------------------------------- the numbers, side by side
+
+
+def _stage_rows(rows: pd.DataFrame, stage_label: str) -> pd.DataFrame:
+    """Records of one stage by the blog's label: "Base", "Shrunk" (it 1), "Expanded 1" (it 2), …"""
+    m = _STAGE.match(stage_label)
+    if not m or rows.empty:
+        return rows.iloc[0:0]
+    name = {"Base": "base", "Shrunk": "shrink", "Expanded": "expand"}[m.group(1)]
+    it = int(m.group(2)) + 1 if m.group(2) else 1
+    stage = rows["stage"] == name
+    if name == "base":
+        return rows[stage]
+    iters = pd.to_numeric(rows["iteration"], errors="coerce")
+    return rows[stage & (iters == it)]
+
+
+def _blog_case(df: pd.DataFrame, suites: Sequence[str], threshold: float, source: str = "group_lasso",
+               model: str | None = None) -> list[pd.DataFrame]:
+    out = []
+    for suite in suites:
+        thr = _mask(df, [_close(t, threshold) for t in _col(df, "config.morph.threshold")])
+        shift = _mask(df, [not _missing(b) and bool(b) for b in _col(df, "config.morph.index_shift_bug")])
+        rows = df[(df["suite"] == suite) & (_col(df, "config.morph.method") == "blog")
+                  & (_col(df, "config.morph.source") == source) & thr & ~shift]
+        if model is not None:
+            rows = rows[_col(rows, "config.model.name") == model]
+        out.append(rows)
+    return out
+
+
+def _our_cell(candidates: list[pd.DataFrame], stage: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the stage's records, the same case group's base records) from the first candidate frame that has it."""
+    for rows in candidates:
+        hit = _prefer_full(_stage_rows(rows, stage))
+        if not hit.empty:
+            group = rows[rows["case_id"].isin(hit["case_id"])]
+            return hit, _prefer_full(group[group["stage"] == "base"])
+    empty = candidates[0].iloc[0:0] if candidates else pd.DataFrame()
+    return empty, empty
+
+
+def _symmetry_cell(df: pd.DataFrame, level: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows = df[(df["suite"] == "symmetry") & (_col(df, "config.morph.method") != "uniform")
+              & (pd.to_numeric(_col(df, "config.morph.symmetry"), errors="coerce") == level)]
+    hit = _prefer_full(_stage_rows(rows, "Shrunk"))
+    base = rows[(rows["stage"] == "base") & rows["case_id"].isin(hit["case_id"])]
+    return hit, _prefer_full(base)
+
+
+def _numbers_table(df: pd.DataFrame) -> str:
+    one_conv = df[(df["suite"] == "one_conv") & (_col(df, "config.model.name") == "unet_one_conv")]
+    a = _blog_case(one_conv, ["one_conv"], 1e-3)
+    b = _blog_case(one_conv, ["one_conv"], 1e-2)
+    cells: dict[str, Callable[[str], tuple[pd.DataFrame, pd.DataFrame]]] = {
+        "Table 1 (weak GL)": lambda s: _our_cell(_blog_case(df, ["regularizers"], 1e-4), s),
+        "Table 2 (strong GL)": lambda s: _our_cell(_blog_case(df, ["regularizers", "layers"], 1e-3), s),
+        "Table 3 (symmetry)": lambda s: _symmetry_cell(df, int(s.split()[-1])),
+        "Table 5 (one conv)": lambda s: (
+            _our_cell(a + b, "Base") if s == "Base" else _our_cell(a if s.endswith("A") else b, s[:-2])),
+    }
+    lines = ["| Blog table | Stage | Blog params | Blog val Dice | Our params | Our val Dice | Our case |",
+             "|---|---|---|---|---|---|---|"]
+    for r in BLOG_ROWS:
+        hit, base = cells[r.table](r.stage)
+        blog = f"{fmt_count([r.params])}{_share(r.params, _BLOG_BASE[r.table])}"
+        if hit.empty:
+            ours = ["not run", "not run", ""]
+        else:
+            params = [float(p) for p in _col(hit, "params") if not _missing(p)]
+            base_p = [float(p) for p in _col(base, "params") if not _missing(p)]
+            mean_p = sum(params) / len(params) if params else math.nan
+            mean_b = sum(base_p) / len(base_p) if base_p else math.nan
+            where = sorted({f"{s}: {group_label(lab)}" for s, lab in zip(hit["suite"], hit["label"])})
+            ours = [f"{fmt_count(params)}{_share(mean_p, mean_b)}", _dice(list(_col(hit, "metrics.val.dice"))),
+                    "; ".join(where)]
+        lines.append(f"| {r.table} | {r.stage} | {blog} | {r.val_dice:.2f} | {' | '.join(ours)} |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------- conclusions
+
+
+@dataclass(frozen=True)
+class Verdict:
+    claim: str
+    status: str  # HOLDS, FAILS or NOT_RUN
+    evidence: str
+
+
+def _first_last(names: Sequence[str]) -> tuple[str, str] | None:
+    convs = [n for n in layer_order(list(names)) if not n.startswith(("up", "fc"))]
+    return (convs[0], convs[-1]) if len(convs) >= 2 else None
+
+
+def later_layers_shrink_more(df: pd.DataFrame) -> Verdict:
+    """Alive fraction of the last conv vs the first, after iteration 1's structure learning, per case
+    (U-Nets and the CIFAR CNN; smp backbones have no single first/last conv)."""
+    claim = "Later layers shrink more (model-size cost)"
+    ok = _ok(df)
+    learn = ok[(ok["stage"] == "learn") & (pd.to_numeric(ok["iteration"], errors="coerce") == 1)
+               & _col(ok, "config.model.name").isin(["unet", "unet_one_conv", "cifar_cnn", "encoder_decoder"])]
+    pairs: list[tuple[str, float, float]] = []
+    for _, row in learn.iterrows():
+        extra = row.get("extra") if isinstance(row.get("extra"), Mapping) else {}
+        fractions = extra.get("fractions")
+        if isinstance(fractions, Sequence) and len(fractions) >= 2:  # blog: named order, first … last conv
+            pairs.append((f"{row['suite']}: {group_label(row['label'])}", float(fractions[0]), float(fractions[-1])))
+            continue
+        alive = row.get("widths")
+        base = ok[(ok["case_id"] == row["case_id"]) & (ok["stage"] == "base")]
+        seed = base.iloc[0]["widths"] if len(base) else None
+        if not isinstance(alive, Mapping) or not isinstance(seed, Mapping):
+            continue
+        ends = _first_last([n for n in alive if n in seed])
+        if ends is None:
+            continue
+        first, last = ends
+        pairs.append((f"{row['suite']}: {group_label(row['label'])}", alive[first] / seed[first],
+                      alive[last] / seed[last]))
+    if not pairs:
+        return Verdict(claim, NOT_RUN, "no structure-learning records of a U-Net or the CIFAR CNN")
+    seeds: dict[str, list[tuple[float, float]]] = {}
+    for name, f, l in pairs:  # one pair per case group: the mean over its seeds
+        seeds.setdefault(name, []).append((f, l))
+    pairs = [(name, sum(f for f, _ in v) / len(v), sum(l for _, l in v) / len(v)) for name, v in seeds.items()]
+    later = sum(1 for _, f, l in pairs if l < f)
+    status = HOLDS if later / len(pairs) >= LATER_SHARE else FAILS
+    shown = "; ".join(f"{name} {f:.2f} → {l:.2f}" for name, f, l in pairs[:6])
+    more = f"; … ({len(pairs) - 6} more)" if len(pairs) > 6 else ""
+    return Verdict(claim, status, f"the last conv kept a smaller fraction than the first in {later} of {len(pairs)} "
+                   f"cases (rule: ≥ {LATER_SHARE:.0%}); first → last alive fraction: {shown}{more}")
+
+
+def symmetry_does_not_matter(df: pd.DataFrame) -> Verdict:
+    """Final val Dice (last expand) per symmetry level at one budget, spread vs max(0.02, 2 × seed std)."""
+    claim = "The symmetry level does not matter"
+    ok = _ok(df)
+    rows = ok[(ok["suite"] == "symmetry") & (_col(ok, "config.morph.method") != "uniform")
+              & (ok["stage"] == "expand")]
+    rows = _prefer_full(rows)
+    if rows.empty:
+        return Verdict(claim, NOT_RUN, "no expanded models from the symmetry suite")
+    rows = rows.assign(_it=pd.to_numeric(rows["iteration"], errors="coerce"),
+                       _sym=pd.to_numeric(rows["config.morph.symmetry"], errors="coerce"))
+    final = rows[rows["_it"] == rows.groupby("case_id")["_it"].transform("max")]
+    by_level: dict[int, list[float]] = {}
+    params: dict[int, list[float]] = {}
+    for _, r in final.iterrows():
+        dice = _get(r, "metrics.val.dice")
+        if dice is not None:
+            by_level.setdefault(int(r["_sym"]), []).append(float(dice))
+            params.setdefault(int(r["_sym"]), []).append(float(_get(r, "params", math.nan)))
+    if len(by_level) < 2:
+        return Verdict(claim, NOT_RUN, f"only {len(by_level)} symmetry level(s) finished")
+    means = {k: sum(v) / len(v) for k, v in by_level.items()}
+    spread = max(means.values()) - min(means.values())
+    stds = [mean_std(v)[1] for v in by_level.values() if len(v) > 1]
+    noise = math.sqrt(sum(s * s for s in stds) / len(stds)) if stds else math.nan
+    tol = max(DICE_TOLERANCE, 2 * noise) if math.isfinite(noise) else DICE_TOLERANCE
+    status = HOLDS if spread <= tol + 1e-9 else FAILS
+    levels = "; ".join(f"level {k}: Dice {means[k]:.3f}, {fmt_count(params[k])} params" for k in sorted(means))
+    noise_text = f"2 × seed std {2 * noise:.3f}" if math.isfinite(noise) else "one seed per level"
+    return Verdict(claim, status, f"val Dice spread {spread:.3f} across levels vs tolerance {tol:.3f} "
+                   f"(max of {DICE_TOLERANCE} and {noise_text}); {levels}")
+
+
+def one_conv_suffices(df: pd.DataFrame) -> Verdict:
+    """One-conv vs double-conv U-Nets of similar size (parameter ratio ≤ 1.5) on the same data: mean Dice
+    difference ≥ −0.02 holds."""
+    claim = "One conv per level suffices"
+    ok = _ok(df)
+    ok = ok[ok["stage"] != "learn"]
+    keys = ["config.data.name", "config.data.size", "config.data.count", "config.data.crop"]
+
+    def groups(model: str) -> list[dict[str, Any]]:
+        rows = ok[_col(ok, "config.model.name") == model]
+        out = []
+        for (_, _, stage, it), g in rows.groupby(
+                [rows["suite"], rows["label"].map(group_label), rows["stage"], rows["iteration"].fillna(-1)]):
+            dice = [float(d) for d in _col(g, "metrics.val.dice") if not _missing(d)]
+            params = [float(p) for p in _col(g, "params") if not _missing(p)]
+            if dice and params:
+                first = g.iloc[0]
+                out.append({"data": tuple(str(_get(first, k)) for k in keys), "dice": sum(dice) / len(dice),
+                            "params": sum(params) / len(params),
+                            "name": f"{first['suite']}: {group_label(first['label'])} {stage}"})
+        return out
+
+    ones, doubles = groups("unet_one_conv"), groups("unet")
+    pairs = []
+    for one in ones:
+        near = [d for d in doubles if d["data"] == one["data"]
+                and max(d["params"], one["params"]) / min(d["params"], one["params"]) <= SIZE_RATIO]
+        if near:
+            best = min(near, key=lambda d: abs(math.log(d["params"] / one["params"])))
+            pairs.append((one, best))
+    if not pairs:
+        return Verdict(claim, NOT_RUN, "no one-conv and double-conv U-Nets of similar size on the same data")
+    diffs = [o["dice"] - d["dice"] for o, d in pairs]
+    mean = sum(diffs) / len(diffs)
+    status = HOLDS if mean >= -DICE_TOLERANCE else FAILS
+    shown = "; ".join(f"{fmt_count([o['params']])} one-conv {o['dice']:.3f} vs {fmt_count([d['params']])} "
+                      f"double-conv {d['dice']:.3f}" for o, d in pairs[:4])
+    return Verdict(claim, status, f"mean val Dice difference (one − double conv) {mean:+.3f} over {len(pairs)} "
+                   f"size-matched pairs (rule: ≥ −{DICE_TOLERANCE}); {shown}")
+
+
+def _dead_and_spread(row: pd.Series) -> tuple[float, float] | None:
+    """(share of strengths below the threshold, p10–p90 width in decades) from a learn record's log histogram."""
+    hist = row.get("histogram")
+    thr = _get(row, "config.morph.threshold")
+    if not isinstance(hist, Mapping) or thr is None:
+        return None
+    edges, counts = list(hist.get("edges", [])), list(hist.get("counts", []))
+    n = sum(counts)
+    if not n or len(edges) != len(counts) + 1:
+        return None
+    cut = math.log10(float(thr))
+    dead = 0.0
+    for lo, hi, c in zip(edges, edges[1:], counts):
+        if hi <= cut:
+            dead += c
+        elif lo < cut:
+            dead += c * (cut - lo) / (hi - lo)
+
+    def quantile(q: float) -> float:
+        seen = 0.0
+        for lo, hi, c in zip(edges, edges[1:], counts):
+            if c and seen + c >= q * n:
+                return lo + (hi - lo) * (q * n - seen) / c
+            seen += c
+        return edges[-1]
+
+    return dead / n, quantile(0.9) - quantile(0.1)
+
+
+def gamma_fails_with_adam(df: pd.DataFrame) -> Verdict:
+    """Share of dead γ after blog-method γ-L1 with Adam (≤ 5%: it fails), next to the proximal fix."""
+    claim = "Gamma-L1 fails with Adam"
+    ok = _ok(df)
+    learn = ok[(ok["stage"] == "learn") & (_col(ok, "config.morph.source") == "gamma")]
+    optim = [o if not _missing(o) else t for o, t in
+             zip(_col(learn, "config.morph.optimizer"), _col(learn, "config.train.optimizer"))]
+    adam = learn[(_col(learn, "config.morph.method") == "blog") & _mask(learn, [o == "adam" for o in optim])]
+    proximal = _mask(learn, [not _missing(p) and bool(p) for p in _col(learn, "config.morph.proximal")])
+    prox = learn[(_col(learn, "config.morph.method") == "morphnet") & proximal]
+
+    def stats(rows: pd.DataFrame) -> tuple[float, float, int] | None:
+        found = [s for s in (_dead_and_spread(r) for _, r in rows.iterrows()) if s is not None]
+        if not found:
+            return None
+        return (sum(d for d, _ in found) / len(found), sum(s for _, s in found) / len(found), len(found))
+
+    a, p = stats(adam), stats(prox)
+    if a is None:
+        return Verdict(claim, NOT_RUN, "no γ histogram from the blog's method with Adam")
+    status = HOLDS if a[0] <= DEAD_FAILS else FAILS
+    text = (f"blog γ-L1 + Adam: {a[0]:.0%} of γ below the threshold, p10–p90 spread {a[1]:.2f} decades "
+            f"({a[2]} run(s); rule: ≤ {DEAD_FAILS:.0%} dead = fails)")
+    if p is not None:
+        text += f"; proximal fix: {p[0]:.0%} dead, spread {p[1]:.2f} decades ({p[2]} run(s))"
+    else:
+        text += "; proximal fix: not run"
+    return Verdict(claim, status, text)
+
+
+CONCLUSIONS: tuple[Callable[[pd.DataFrame], Verdict], ...] = (
+    later_layers_shrink_more, symmetry_does_not_matter, one_conv_suffices, gamma_fails_with_adam,
+)
+
+
+def conclusions(df: pd.DataFrame) -> list[Verdict]:
+    return [check(df) for check in CONCLUSIONS]
+
+
+def render(df: pd.DataFrame) -> str:
+    verdicts = conclusions(df)
+    lines = [
+        f"The blog's published numbers ({BLOG_SOURCE}, Tables 1–3 and 5; its Dice is the validation set's) next "
+        "to this run's, where the matching suite ran. Our runs may be at a smaller scale (quick profile: a "
+        "base-16 U-Net on synthetic data), so compare shares of the base model and Dice *changes*, not "
+        "absolute values.",
+        "",
+        _numbers_table(df),
+        "",
+        "The blog's conclusions on this run's records:",
+        "",
+        "| Conclusion | On our data | Numbers |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {v.claim} | {v.status} | {v.evidence} |" for v in verdicts]
+    return "\n".join(lines) + "\n"
