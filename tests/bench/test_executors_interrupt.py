@@ -33,7 +33,8 @@ def _group_alive(pgid: int) -> bool:
 def test_ctrl_c_keeps_finished_cases_and_rerun_submits_only_missing(
     make_tiny: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    suite = make_tiny(extra='"train.lr" = [1e-3, 2e-3, 3e-3, 4e-3]')
+    # One quick case and three long ones, so the interrupt lands while the long ones are training.
+    suite = make_tiny(extra='"train.epochs" = [1, 40, 41, 42]')
     cases = [c for c in load_suite(suite).cases() if c.get("morph.method") == "uniform"]  # 4 jobs of one case
     only = [arg for c in cases for arg in ("--only", c.id)]
     results = tmp_path / "results"
