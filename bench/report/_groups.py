@@ -13,13 +13,14 @@ from typing import Any
 
 import pandas as pd
 
+from bench.store.records import STAGE_ORDER
+
 UNIFORM = "Uniform (same budget)"
 #: Morph settings the uniform baseline depends on; mirrors ``bench.pipeline.plan.UNIFORM_DEPS`` (a test checks
 #: they agree; report imports store only, so it does not import the pipeline).
 UNIFORM_MATCH = ("budget", "expand_factor", "resource", "device_profile", "budget_by", "multiple", "min_width",
                  "symmetry")
 _SEED = re.compile(r"(^|,)seed=[^,]*$")
-_STAGE_ORDER = {"base": 0, "learn": 1, "shrink": 2, "expand": 3}
 
 
 def stage_label(stage: str, iteration: Any) -> str:
@@ -35,9 +36,9 @@ def stage_rank(stage: str, iteration: Any) -> tuple[int, int, str]:
     """Sort key: base, then each iteration's learn → shrink → expand, then uniform, then anything else."""
     if stage == "uniform":
         return (10**6, 0, stage)
-    if stage not in _STAGE_ORDER:
+    if stage not in STAGE_ORDER:
         return (10**6 + 1, 0, stage)
-    return (0 if _missing(iteration) else int(iteration), _STAGE_ORDER[stage], stage)
+    return (0 if _missing(iteration) else int(iteration), STAGE_ORDER[stage], stage)
 
 
 def group_label(label: str) -> str:

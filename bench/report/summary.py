@@ -6,7 +6,8 @@ import math
 
 import pandas as pd
 
-_STAGE_ORDER = {"base": 0, "learn": 1, "shrink": 2, "expand": 3, "uniform": 4}
+from bench.store.records import STAGE_ORDER
+
 COLUMNS = {
     "label": "Case", "stage_label": "Stage", "status": "Status", "params_m": "Params (M)",
     "gflops": "GFLOPs (2/MAC, fvcore)", "latency_ms": "Latency b1 (ms, median)", "train_time_s": "Train time (s)",
@@ -32,7 +33,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     out["params_m"] = out["params"] / 1e6
     out["gflops"] = out["flops"] / 1e9
     out["latency_ms"] = out.apply(_latency_ms, axis=1)
-    out["_order"] = [(lab, (0 if pd.isna(i) else int(i)), _STAGE_ORDER.get(s, 9))
+    out["_order"] = [(lab, (0 if pd.isna(i) else int(i)), STAGE_ORDER.get(s, 9))
                      for lab, s, i in zip(out["label"], out["stage"], out["iteration"])]
     out = out.sort_values("_order")
     cols = [c for c in COLUMNS if c in out.columns]
