@@ -60,25 +60,37 @@ def _reset_hwm() -> bool:
 def measure_peak_memory(
     model: nn.Module, input_shape: Sequence[int], device: str | torch.device = "cpu", batch: int = 1
 ) -> MemoryMeasurement:
-    """Run one forward on a random ``(batch, *input_shape)`` input (model already on ``device``) and report peaks."""
+    """Run one forward on a random ``(batch, *input_shape)`` input on ``device`` and report peaks.
+
+    The model is moved to ``device`` for the run and back afterwards, as in ``measure_latency``; on CUDA the
+    baseline includes the weights, so ``delta_bytes`` is the forward's activations and workspace.
+    """
     dev = torch.device(device)
     shape = tuple(int(s) for s in input_shape)
-    with eval_mode(model), torch.inference_mode():
-        x = torch.randn(batch, *shape, device=dev)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-            torch.cuda.reset_peak_memory_stats(dev)
-            base = torch.cuda.memory_allocated(dev)
-            model(x)
-            torch.cuda.synchronize(dev)
-            return MemoryMeasurement(torch.cuda.max_memory_allocated(dev), base, str(dev), "cuda_allocated", batch, shape)
-        rss = _status_kib("VmRSS")
-        if rss is not None and _reset_hwm():
-            model(x)
-            peak = _status_kib("VmHWM")
-            if peak is not None:
-                return MemoryMeasurement(peak * 1024, rss * 1024, "cpu", "rss_hwm", batch, shape)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = next(model.parameters(), torch.empty(0)).device
+    try:
+        model.to(dev)
+        with eval_mode(model), torch.inference_mode():
+            return _peak(model, torch.randn(batch, *shape, device=dev), dev, batch, shape)
+    finally:
+        model.to(before)
+
+
+def _peak(model: nn.Module, x: torch.Tensor, dev: torch.device, batch: int, shape: tuple[int, ...]) -> MemoryMeasurement:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        base = torch.cuda.memory_allocated(dev)
         model(x)
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return MemoryMeasurement(after * 1024, before * 1024, "cpu", "ru_maxrss", batch, shape)
+        torch.cuda.synchronize(dev)
+        return MemoryMeasurement(torch.cuda.max_memory_allocated(dev), base, str(dev), "cuda_allocated", batch, shape)
+    rss = _status_kib("VmRSS")
+    if rss is not None and _reset_hwm():
+        model(x)
+        peak = _status_kib("VmHWM")
+        if peak is not None:
+            return MemoryMeasurement(peak * 1024, rss * 1024, "cpu", "rss_hwm", batch, shape)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model(x)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return MemoryMeasurement(after * 1024, before * 1024, "cpu", "ru_maxrss", batch, shape)

@@ -81,7 +81,7 @@ def _ties(ctx: CaseContext) -> list[set[str]]:
 
 def _histogram(values: torch.Tensor, of: str) -> dict[str, Any]:
     """Strengths on a log axis (bimodality is a log-scale picture); values ≤ 1e-6 fall in the first bin."""
-    v = values.detach().double().abs().clamp_min(1e-6).log10()
+    v = values.detach().cpu().double().abs().clamp_min(1e-6).log10()  # torch.histogram is CPU-only
     hi = max(float(v.max()), -5.0)
     edges = torch.linspace(-6.0, hi + 1e-9, HISTOGRAM_BINS + 1, dtype=torch.float64)
     counts = torch.histogram(v, bins=edges).hist

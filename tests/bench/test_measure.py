@@ -149,6 +149,7 @@ def test_real_cuda_measurement() -> None:
     assert m.n >= 10 and m.gpu_samples_s is not None and len(m.gpu_samples_s) == m.n
     assert m.cudnn_benchmark is True and next(net.parameters()).device.type == "cpu"
     assert all(g <= w * 1.5 + 1e-4 for g, w in zip(m.gpu_samples_s, m.samples_s))
-    mem = measure_peak_memory(net.cuda(), (3, 16, 16), device="cuda")
-    assert mem.method == "cuda_allocated" and mem.peak_bytes > 0
+    mem = measure_peak_memory(net, (3, 16, 16), device="cuda")  # a CPU model, as the pipeline passes it
+    assert mem.method == "cuda_allocated" and mem.peak_bytes > 0 and mem.delta_bytes > 0
+    assert next(net.parameters()).device.type == "cpu"
     assert not math.isnan(float(np.median(m.gpu_samples_s)))
