@@ -1,4 +1,5 @@
-"""Sessions: `nox` runs the tests; `nox -s reproduce` reruns every suite and regenerates reports/."""
+"""Sessions: `nox` runs the tests; `nox -s reproduce` reruns every suite and regenerates reports/;
+`nox -s reports` re-renders reports/ from the records committed in reports/records (no training)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,10 @@ def reproduce(session: nox.Session) -> None:
     for suite in SUITES:
         session.run("bench", "run", suite, *session.posargs, success_codes=[0, 1])
     session.run("bench", "report", "results", "--out", "reports")
+
+
+@nox.session(python="3.11")
+def reports(session: nox.Session) -> None:
+    """Re-render reports/ from reports/records/*.jsonl: the same bytes as committed (a test checks the markdown)."""
+    session.install("-e", ".")
+    session.run("bench", "report", "reports/records", "--out", "reports")

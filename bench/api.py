@@ -198,6 +198,10 @@ def validate_suite(suite_path: Path, profile: str = "quick", data_path: Path | N
     return load_suite(suite_path, profile=profile, data_path=data_path)
 
 
+#: Where ``write_report`` keeps the records behind a reports folder.
+RECORDS = "records"
+
+
 def _load_nonempty(results: Sequence[Path]) -> Any:
     from bench.store import load_results
 
@@ -215,11 +219,22 @@ def report_text(results: Sequence[Path]) -> str:
 
 
 def write_report(results: Sequence[Path], out: Path, extra_sections: dict[str, str] | None = None) -> list[Path]:
-    """``out/<suite>.md`` per suite with PNGs under ``out/figures/``, and ``out/index.md``; the markdown files
-    written. ``extra_sections`` (title → markdown) are appended to the index."""
-    from bench.report.render import write_reports
+    """``out/<suite>.md`` per suite with PNGs under ``out/figures/``, ``out/index.md``, and the records behind them
+    as ``out/records/<suite>.jsonl``; returns the files written. ``extra_sections`` (title → markdown) are
+    appended to the index.
 
-    return write_reports(_load_nonempty(results), out, extra_sections)
+    The reports are rendered from ``out/records`` after it is written, so ``bench report out/records --out out``
+    gives the same bytes again. A suite's archive is replaced as a whole; other suites' archives already in
+    ``out/records`` stay and are rendered too (the folder accumulates suites).
+    """
+    from bench.report.render import write_reports
+    from bench.store import load_records, write_archives
+
+    records = load_records(list(results))
+    if not records:
+        raise BenchError(f"{', '.join(map(str, results))}: no records found (run `bench run SUITE` first)")
+    archives = write_archives(records, out / RECORDS)
+    return [*write_reports(_load_nonempty([out / RECORDS]), out, extra_sections), *archives]
 
 
 def compare_results(a: Path, b: Path) -> str:

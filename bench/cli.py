@@ -144,11 +144,17 @@ def model(
 @app.command()
 @_user_errors
 def report(
-    results: Annotated[list[Path], typer.Argument(help="Results folder(s); several are merged.")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="Reports folder (<suite>.md, figures/, index.md); "
-                                                "without it the markdown, no figures, goes to stdout.")] = None,
+    results: Annotated[list[Path], typer.Argument(help="Results folder(s) or records .jsonl file(s); several "
+                                                  "are merged.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Reports folder (<suite>.md, figures/, index.md, and "
+                                                "the records as records/<suite>.jsonl); without it the markdown, "
+                                                "no figures, goes to stdout.")] = None,
 ) -> None:
-    """Blog-style reports: per-stage tables (mean ± std over seeds), layer widths, Pareto and γ figures."""
+    """Blog-style reports: per-stage tables (mean ± std over seeds), layer widths, Pareto and γ figures.
+
+    With --out the records behind the reports are kept in OUT/records, so `bench report OUT/records --out OUT`
+    regenerates the same bytes on any machine, without the results folder.
+    """
     if out is None:
         print(api.report_text(results), end="")
         return

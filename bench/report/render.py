@@ -141,8 +141,10 @@ def index_markdown(df: pd.DataFrame, out: Path, extra_sections: Mapping[str, str
     for suite in suites(df):
         part = df[df["suite"] == suite]
         counts = part["status"].value_counts()
+        archive = f"records/{suite}.jsonl"  # written by bench.api.write_report beside the reports
+        count = f"[{len(part)}]({archive})" if (out / archive).is_file() else str(len(part))
         rows.append({"Suite": f"[{suite}]({slug(suite)}.md)", "Cases": str(part["case_id"].nunique()),
-                     "Records": str(len(part)), "Status": ", ".join(f"{k} {counts[k]}" for k in sorted(counts.index))})
+                     "Records": count, "Status": ", ".join(f"{k} {counts[k]}" for k in sorted(counts.index))})
     table = pd.DataFrame(rows, columns=["Suite", "Cases", "Records", "Status"])
     lines = ["# morph-bench reports", "", markdown_table(table), ""]
     sections = index_sections(df, extra_sections)

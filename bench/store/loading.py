@@ -12,13 +12,12 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.store.archive import SUFFIX, read_archive
 from bench.store.records import StageRecord, Status, read_record
 
 RecordKey = tuple[str, str, int | None]
 #: Nested fields spread into dotted columns (``metrics.val.dice``, ``config.morph.symmetry``, ``env.torch``).
 FLATTENED = ("metrics", "latency", "config", "env")
-#: Fields whose rows identify the same record seen twice (a folder copied into two places).
-_IDENTITY = ["case_id", "stage", "iteration", "started_at", "env.hostname"]
 
 
 def record_files(results_dir: str | Path) -> Iterator[Path]:
@@ -31,26 +30,53 @@ def record_files(results_dir: str | Path) -> Iterator[Path]:
             yield path
 
 
-def load_results(results_dirs: str | Path | Iterable[str | Path]) -> pd.DataFrame:
-    """One row per record across one or more folders (their union; the same record twice counts once).
+def iter_records(sources: str | Path | Iterable[str | Path]) -> Iterator[tuple[StageRecord, str]]:
+    """Every record with its origin from results folders (``<case_id>/<stage>.json``, plus any ``*.jsonl``
+    archives directly inside) and archive files (:mod:`bench.store.archive`)."""
+    for source in [sources] if isinstance(sources, (str, Path)) else list(sources):
+        path = Path(source)
+        if path.is_file() and path.suffix == SUFFIX:
+            yield from read_archive(path)
+        elif path.is_dir():
+            for file in record_files(path):
+                yield read_record(file), str(file)
+            for file in sorted(path.glob(f"*{SUFFIX}")):
+                yield from read_archive(file)
+        else:
+            raise BenchError(f"{path}: expected an existing results folder or a {SUFFIX} records file")
+
+
+def load_records(sources: str | Path | Iterable[str | Path]) -> list[StageRecord]:
+    """The union of the records in ``sources``; the same record seen twice (a copied folder, an archive of the
+    folder beside it) counts once, the first seen kept."""
+    return [record for record, _, _ in _unique(sources)]
+
+
+def load_results(sources: str | Path | Iterable[str | Path]) -> pd.DataFrame:
+    """One row per record across results folders and archives (their union; the same record twice counts once).
 
     Scalars become columns as they are; ``metrics``, ``latency``, ``config`` and ``env`` are flattened into dotted
     columns; ``widths``, ``history``, ``histogram``, ``extra`` and latency sample lists stay as cells. Two columns
-    are added: ``path`` (the file) and ``results_dir``.
+    are added: ``path`` (the file, or ``file:line`` in an archive) and ``results_dir`` (the source given).
     """
-    dirs = [results_dirs] if isinstance(results_dirs, (str, Path)) else list(results_dirs)
     rows = []
-    for folder in dirs:
-        for path in record_files(folder):
-            row = flatten_record(read_record(path))
-            row["path"], row["results_dir"] = str(path), str(folder)
-            rows.append(row)
+    for record, origin, source in _unique(sources):
+        row = flatten_record(record)
+        row["path"], row["results_dir"] = origin, source
+        rows.append(row)
     base = ["case_id", "suite", "label", "stage", "iteration", "status", "seed"]
     frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=[*base, "path", "results_dir"])
-    subset = [c for c in _IDENTITY if c in frame.columns]
-    if len(frame):
-        frame = frame.drop_duplicates(subset=subset, keep="first").reset_index(drop=True)
     return frame[[c for c in base if c in frame.columns] + [c for c in frame.columns if c not in base]]
+
+
+def _unique(sources: str | Path | Iterable[str | Path]) -> Iterator[tuple[StageRecord, str, str]]:
+    seen: set[tuple[Any, ...]] = set()
+    for source in [sources] if isinstance(sources, (str, Path)) else list(sources):
+        for record, origin in iter_records(source):
+            identity = (record.case_id, record.stage, record.iteration, record.started_at, record.env.get("hostname"))
+            if identity not in seen:
+                seen.add(identity)
+                yield record, origin, str(source)
 
 
 def flatten_record(record: StageRecord) -> dict[str, Any]:
