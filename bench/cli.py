@@ -64,6 +64,7 @@ def run(
     slurm_partition: Annotated[Optional[str], typer.Option(help="slurm: partition.")] = None,
     slurm_time: Annotated[Optional[int], typer.Option(help="slurm: minutes per task [60].", min=1)] = None,
     slurm_gpus: Annotated[Optional[int], typer.Option(help="slurm: GPUs per task [1 on cuda].", min=0)] = None,
+    slurm_cpus: Annotated[Optional[int], typer.Option(help="slurm: CPUs per task [cluster default].", min=1)] = None,
     slurm_array_parallelism: Annotated[Optional[int], typer.Option(help="slurm: tasks at once [--jobs].",
                                                                    min=1)] = None,
 ) -> None:
@@ -71,7 +72,7 @@ def run(
     if device not in ("cpu", "cuda"):
         raise BenchError(f"--device: expected cpu or cuda, got '{device}'")
     backend = {"address": address, "slurm_partition": slurm_partition, "slurm_time": slurm_time,
-               "slurm_gpus": slurm_gpus, "slurm_array_parallelism": slurm_array_parallelism}
+               "slurm_gpus": slurm_gpus, "slurm_cpus": slurm_cpus, "slurm_array_parallelism": slurm_array_parallelism}
     try:
         summary = api.run_suite(suite, profile=profile, results=results, device=device, only=only or (),
                                 force=force, retry_failed=retry_failed, dry_run=dry_run, data_path=data_path,

@@ -39,13 +39,15 @@ class CaseJob:
 class SlurmExecutor:
     def __init__(self, jobs: int = 1, progress: bool = True, slurm_partition: str | None = None,
                  slurm_time: int = 60, slurm_gpus: int | None = None, slurm_array_parallelism: int | None = None,
-                 cluster: str | None = None, poll_s: float = 10.0) -> None:
-        """``cluster``: submitit's backend (None: Slurm if ``srun`` exists; "local"/"debug" for tests)."""
+                 slurm_cpus: int | None = None, cluster: str | None = None, poll_s: float = 10.0) -> None:
+        """``cluster``: submitit's backend (None: Slurm if ``srun`` exists; "local"/"debug" for tests).
+        ``slurm_cpus``: cpus-per-task (None: the cluster's default); torch's threads follow the task's CPUs."""
         self.jobs = jobs
         self.progress = progress
         self.partition = slurm_partition
         self.time_min = slurm_time
         self.gpus = slurm_gpus
+        self.cpus = slurm_cpus
         self.parallelism = slurm_array_parallelism or (jobs if jobs > 1 else None)
         self.cluster = cluster
         self.poll_s = poll_s
@@ -55,6 +57,8 @@ class SlurmExecutor:
         gpus = self.gpus if self.gpus is not None else (1 if device == "cuda" else 0)
         if gpus:
             params["gpus_per_node"] = gpus
+        if self.cpus:
+            params["cpus_per_task"] = self.cpus
         if self.partition:
             params["slurm_partition"] = self.partition
         if self.parallelism:

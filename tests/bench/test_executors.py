@@ -190,4 +190,6 @@ def test_slurm_parameters() -> None:
     assert params == {"timeout_min": 30, "name": "bench", "tasks_per_node": 1, "nodes": 1, "gpus_per_node": 1,
                       "slurm_partition": "gpu", "slurm_array_parallelism": 4}
     assert "gpus_per_node" not in SlurmExecutor().parameters("cpu")
+    assert "cpus_per_task" not in SlurmExecutor().parameters("cpu")
+    assert SlurmExecutor(slurm_cpus=8).parameters("cpu")["cpus_per_task"] == 8
     assert SlurmExecutor(slurm_gpus=2, slurm_array_parallelism=8).parameters("cpu")["slurm_array_parallelism"] == 8
