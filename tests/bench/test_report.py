@@ -66,7 +66,8 @@ def make_record(suite: str, label: str, seed: int, stage: str, it: int | None, *
                 "train": {"optimizer": "adam", "lr": 0.001, "epochs": 1, "batch_size": 8},
                 "morph": {"method": method, "symmetry": sym, "resource": "flops", "threshold": 0.01,
                           "strength": 1e-6}},
-        started_at="2024-01-02T03:04:05+00:00", ended_at="2024-01-02T03:09:05+00:00", env=ENV)
+        started_at="2024-01-02T03:04:05+00:00", ended_at="2024-01-02T03:09:05+00:00", env=ENV,
+        extra={"profile": "quick", "stage_key": f"{stage}{it or ''}", "reused": False})
 
 
 def write_fixture(root: Path, speed: float = 1.0) -> Path:

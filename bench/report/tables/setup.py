@@ -71,7 +71,8 @@ def setup_table(df: pd.DataFrame) -> pd.DataFrame:
     dirty = _values(df, "env.git_dirty")
     packages = sorted({c.removeprefix("env.packages.") for c in df.columns if c.startswith("env.packages.")})
     statuses = df["status"].value_counts() if "status" in df else pd.Series(dtype=int)
-    profile = _values(df, "extra.profile") or _values(df, "profile")
+    extras = df["extra"] if "extra" in df.columns else []  # a dict cell per record (not flattened)
+    profile = sorted({str(e["profile"]) for e in extras if isinstance(e, dict) and e.get("profile")})
     rows = [
         ("Records", f"{len(df)} ({', '.join(f'{k} {statuses[k]}' for k in sorted(statuses.index))}) from "
                     f"{df['case_id'].nunique() if 'case_id' in df else 0} cases, seeds "
