@@ -18,6 +18,7 @@ Section = Callable[[pd.DataFrame], "str | None"]
 _SECTIONS: dict[str, Section] = {}
 BLOG_COMPARISON = "Blog vs this run"
 BLOG_FRAGMENT = "blog_comparison.md"
+VERSUS_UNIFORM = "MorphNet vs uniform at equal budget"
 
 
 def register_section(title: str) -> Callable[[Section], Section]:
@@ -42,6 +43,16 @@ def blog_comparison(df: pd.DataFrame) -> str | None:
     from bench.report import _blog
 
     return _blog.render(df)
+
+
+@register_section(VERSUS_UNIFORM)
+def morphnet_vs_uniform(df: pd.DataFrame) -> str | None:
+    """Each case group's last Expanded model against its uniform baseline, val and test Dice, with a tally."""
+    if df is None or df.empty:
+        return None
+    from bench.report import _versus
+
+    return _versus.render(df)
 
 
 def index_sections(df: pd.DataFrame, extra: Mapping[str, str] | None = None) -> list[tuple[str, str]]:

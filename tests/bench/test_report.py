@@ -207,3 +207,19 @@ def test_compare_matches_golden_file(tmp_path: Path) -> None:
     a = a[(a["suite"] == "plain") | ((a["label"] == "method=morphnet,sym=2,seed=0") & (a["stage"] == "expand"))]
     b = b[b["suite"] == "plain"]
     check_golden("compare.md", compare_markdown(a, b, "results-a", "results-b"))
+
+
+def test_morphnet_vs_uniform_section_by_hand(results: Path) -> None:
+    """mini's sym=0 group: Expanded (iteration 2) val Dice 0.75/0.76 (seeds 0/1), uniform 0.775/0.785, so
+    Δ = 0.755 − 0.780 = −0.025: uniform ahead. sym=2's expand failed, so it has no row."""
+    from bench.report._versus import render, verdict
+
+    text = render(load_results(results))
+    assert text is not None
+    rows = [line for line in text.splitlines() if line.startswith("| mini")]
+    assert len(rows) == 1
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert cells[:3] == ["mini", "method=morphnet,sym=0", "flops"]
+    assert cells[5:8] == ["0.755 ± 0.007", "0.780 ± 0.007", "-0.025"] and cells[-1] == "uniform"
+    assert "MorphNet ahead in 0, uniform ahead in 1, tied in 0" in text
+    assert [verdict(d) for d in (0.02, -0.02, 0.009, float("nan"))] == ["MorphNet", "uniform", "tie", "–"]
