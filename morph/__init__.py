@@ -39,13 +39,15 @@ _EXPORTS = {
     "symmetry_ties": "morph.symmetry",
     "derive_widths": "morph.widths",
     "group_widths": "morph.widths",
+    "width_floor": "morph.widths",
 }
 
 __all__ = [
     "DEVICES", "RESOURCES", "SOURCES", "ChannelGraph", "ChannelGroup", "FixedInput", "Layer", "MorphError",
     "MorphNetRegularizer", "MultiplierResult", "ProximalStep", "UnsupportedLayerError", "apply_ties", "build_graph",
     "create_model", "derive_widths", "graph_cost", "graph_cost_fn", "group_widths", "model_names", "rebuild",
-    "register_device", "symmetry_ties", "uniform_multiplier_widths", "width_multiplier_search",
+    "register_device", "symmetry_ties", "uniform_multiplier_widths", "width_floor",
+    "width_multiplier_search",
 ]
 
 
@@ -73,4 +75,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from morph.search import MultiplierResult, graph_cost_fn, uniform_multiplier_widths, width_multiplier_search
     from morph.sources import SOURCES
     from morph.symmetry import apply_ties, symmetry_ties
-    from morph.widths import derive_widths, group_widths
+    from morph.widths import derive_widths, group_widths, width_floor

@@ -47,6 +47,7 @@ def width_multiplier_search(
     ties: Iterable[Iterable[str]] = (),
     *,
     min_width: int = 1,
+    min_widths: Mapping[str, int] | None = None,
     multiple: int | None = None,
     top_up: bool = True,
     rel_tol: float = 1e-4,
@@ -60,6 +61,8 @@ def width_multiplier_search(
         cost_fn: widths → cost; must grow with widths (up to noise: only measured values are trusted).
         ties: name sets that must keep equal widths; a set's widths are first raised to its maximum.
         min_width: the smallest width any group may get.
+        min_widths: per-name floors on top of ``min_width`` (a tie set takes its members' largest), e.g. the
+            shrink step's ``min_fraction`` floors, so that a multiplier below 1 cannot take a layer to one channel.
         multiple: widths become multiples of this (rounded down, but at least one multiple).
         top_up: after bisection, round tie sets up one step while the budget allows.
         rel_tol: bisection stops when the bracket is this narrow relative to ω.
@@ -76,10 +79,11 @@ def width_multiplier_search(
     lowest = -(-min_width // step) * step
     parts = tie_partition(list(widths), ties)
     bases = [max(widths[n] for n in p) for p in parts]
+    floors = [max(lowest, -(-max((min_widths or {}).get(n, 1) for n in p) // step) * step) for p in parts]
     cache: dict[tuple[int, ...], float] = {}
 
     def part_widths(omega: float) -> tuple[int, ...]:
-        return tuple(max(lowest, step * math.floor(omega * b / step + 1e-9)) for b in bases)
+        return tuple(max(f, step * math.floor(omega * b / step + 1e-9)) for f, b in zip(floors, bases))
 
     def expand(pw: tuple[int, ...]) -> dict[str, int]:
         return {n: w for p, w in zip(parts, pw) for n in p}

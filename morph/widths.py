@@ -52,12 +52,17 @@ def derive_widths(
         a = round(alive.get(name, seed))
         if a < 0 or a > seed:
             raise MorphError(f"group '{name}': alive count {a} outside [0, {seed}]")
-        floor = max(min_width, math.ceil(min_fraction * seed - 1e-9))
-        w = max(a, floor)
+        w = max(a, width_floor(seed, min_fraction, min_width))
         if multiple is not None:
             w = min(-(-w // multiple) * multiple, max(seed, w))
         out[name] = w
     return out
+
+
+def width_floor(seed: int, min_fraction: float = 0.1, min_width: int = 1) -> int:
+    """The smallest width a group of seed width ``seed`` may get: ``max(min_width, ceil(min_fraction · seed))``.
+    Shrinking applies it, and expanding keeps it when the multiplier is below 1."""
+    return max(min_width, math.ceil(min_fraction * seed - 1e-9))
 
 
 def group_widths(graph: ChannelGraph) -> dict[str, int]:

@@ -20,7 +20,8 @@ from bench.pipeline.context import CaseContext
 from bench.pipeline.plan import Stage
 from bench.train import TrainHooks, TrainResult, train
 from morph import (
-    MorphNetRegularizer, ProximalStep, apply_ties, derive_widths, graph_cost_fn, symmetry_ties, width_multiplier_search,
+    MorphNetRegularizer, ProximalStep, apply_ties, derive_widths, graph_cost_fn, symmetry_ties, width_floor,
+    width_multiplier_search,
 )
 from morph import blog
 
@@ -244,7 +245,9 @@ def _target(ctx: CaseContext, widths: Mapping[str, int], seed: Mapping[str, int]
         return {"widths": apply_ties(scaled, ties), "multiplier": m.expand_factor, "budget": None}
     cost_fn = _cost_fn(ctx)
     budget = m.budget if m.budget is not None else cost_fn(seed)
-    found = width_multiplier_search(widths, budget, cost_fn, ties, min_width=m.min_width, multiple=multiple)
+    floors = {k: width_floor(seed.get(k, w), m.min_fraction, m.min_width) for k, w in widths.items()}
+    found = width_multiplier_search(widths, budget, cost_fn, ties, min_width=m.min_width, min_widths=floors,
+                                    multiple=multiple)
     return {"widths": dict(found.widths), "multiplier": found.multiplier, "budget": budget, "cost": found.cost,
             "budget_by": m.budget_by if m.resource == "latency" else "model"}
 

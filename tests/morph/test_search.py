@@ -43,6 +43,20 @@ def test_shrinks_when_the_budget_is_small() -> None:
     assert r.multiplier < 1 and r.cost <= 20_000
 
 
+def test_per_layer_floors_hold_when_the_multiplier_is_below_one() -> None:
+    """ω ≈ 0.72 takes a 2-channel layer to floor(1.44) = 1; its floor (the shrink step's min_fraction floor,
+    say) keeps it at 2. A tie set takes its members' largest floor; a multiple rounds a floor up."""
+    widths = {"a": 2, "b": 64, "c": 64}
+    free = width_multiplier_search(widths, 20_000, chain_params)
+    floored = width_multiplier_search(widths, 20_000, chain_params, min_widths={"a": 2})
+    assert free.multiplier < 1 and free.widths["a"] == 1
+    assert floored.widths["a"] == 2 and floored.cost == chain_params(floored.widths) <= 20_000
+    tied = width_multiplier_search(widths, 20_000, chain_params, ties=[{"a", "c"}], min_widths={"a": 50})
+    assert tied.widths["a"] == tied.widths["c"] >= 50
+    eights = width_multiplier_search({"a": 8, "b": 64, "c": 64}, 20_000, chain_params, min_widths={"a": 5}, multiple=8)
+    assert eights.widths["a"] == 8 and all(w % 8 == 0 for w in eights.widths.values())
+
+
 def test_tied_groups_are_scaled_once_and_round_alike() -> None:
     r = width_multiplier_search({"a": 7, "b": 30, "c": 3}, 12_345, chain_params, ties=[{"a", "c"}])
     assert r.widths["a"] == r.widths["c"]
