@@ -1,8 +1,9 @@
 """The question every MorphNet row must answer: is it better than scaling every layer by one multiplier?
 
 For each case group with a final Expanded stage and a uniform baseline at the same budget (the groups
-:func:`bench.report._groups.prepare` pairs), val and test Dice side by side, averaged over seeds. Ties are
-called within ``TIE`` Dice: the quick profile's val splits are small, and one seed's spread is about that size.
+:func:`bench.report._groups.prepare` pairs), val and test quality (Dice, or accuracy for a classifier) side by
+side, averaged over seeds. Ties are called within ``TIE``: the quick profile's val splits are small, and one
+seed's spread is about that size.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ def _dice(stat: tuple[float, float, int]) -> str:
     return f"{mean:.3f}" + (f" ± {std:.3f}" if n > 1 and std > 0 else "")
 
 
+def _metric(rows: pd.DataFrame) -> str:
+    """Dice where the group has any (segmentation), else accuracy (the CIFAR classifier)."""
+    col = rows["metrics.val.dice"] if "metrics.val.dice" in rows else pd.Series(dtype=float)
+    return "dice" if pd.to_numeric(col, errors="coerce").notna().any() else "accuracy"
+
+
 def verdict(delta: float) -> str:
     if not math.isfinite(delta):
         return "–"
@@ -35,7 +42,7 @@ def verdict(delta: float) -> str:
 
 
 def render(df: pd.DataFrame) -> str | None:
-    """Markdown table (suite, group, resource, both costs, val/test Dice, Δ, verdict) and a tally; None when no
+    """Markdown table (suite, group, metric, resource, both costs, val/test metric, Δ, verdict) and a tally; None when no
     group has both an expanded MorphNet model and its uniform baseline."""
     ok = df[df["status"] == "ok"] if "status" in df else df
     if ok.empty:
@@ -49,24 +56,26 @@ def render(df: pd.DataFrame) -> str | None:
         expand = expand[expand["iteration"] == expand["iteration"].max()]
         resource = str(expand["config.morph.resource"].iloc[0]) if "config.morph.resource" in expand else "params"
         cost = "flops" if resource == "flops" else "params"
-        val_m, val_u = _mean(expand, "metrics.val.dice"), _mean(uniform, "metrics.val.dice")
-        test_m, test_u = _mean(expand, "metrics.test.dice"), _mean(uniform, "metrics.test.dice")
+        metric = _metric(rows)
+        val_m, val_u = _mean(expand, f"metrics.val.{metric}"), _mean(uniform, f"metrics.val.{metric}")
+        test_m, test_u = _mean(expand, f"metrics.test.{metric}"), _mean(uniform, f"metrics.test.{metric}")
         delta = val_m[0] - val_u[0]
         call = verdict(delta)
         tally[call] += 1
         test_delta = test_m[0] - test_u[0]
         lines.append(
-            f"| {suite} | {group} | {resource} | {fmt_count(list(expand[cost]))} | {fmt_count(list(uniform[cost]))} "
+            f"| {suite} | {group} | {metric} | {resource} | {fmt_count(list(expand[cost]))} | {fmt_count(list(uniform[cost]))} "
             f"| {_dice(val_m)} | {_dice(val_u)} | {delta:+.3f} | {_dice(test_m)} | {_dice(test_u)} "
             f"| {test_delta:+.3f} | {call} |".replace("+nan", "–")
         )
     if not lines:
         return None
-    head = ("| Suite | Case group | Cost | MorphNet cost | Uniform cost | MorphNet val Dice | Uniform val Dice | Δ val "
-            "| MorphNet test Dice | Uniform test Dice | Δ test | Better (val) |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|")
+    head = ("| Suite | Case group | Metric | Cost | MorphNet cost | Uniform cost | MorphNet val | Uniform val | Δ val "
+            "| MorphNet test | Uniform test | Δ test | Better (val) |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     n = sum(tally.values())
     summary = (f"MorphNet's last Expanded model against the uniform width multiplier at the same budget, trained with "
-               f"the same recipe (Δ = MorphNet − uniform; ties within {TIE} val Dice). Over {n} case groups: MorphNet "
+               f"the same recipe: foreground Dice for segmentation, accuracy for classification (Δ = MorphNet − uniform; "
+               f"ties within {TIE}). Over {n} case groups: MorphNet "
                f"ahead in {tally['MorphNet']}, uniform ahead in {tally['uniform']}, tied in {tally['tie']}.")
     return "\n".join([summary, "", head, *lines])

@@ -219,7 +219,7 @@ def test_morphnet_vs_uniform_section_by_hand(results: Path) -> None:
     rows = [line for line in text.splitlines() if line.startswith("| mini")]
     assert len(rows) == 1
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
-    assert cells[:3] == ["mini", "method=morphnet,sym=0", "flops"]
-    assert cells[5:8] == ["0.755 ± 0.007", "0.780 ± 0.007", "-0.025"] and cells[-1] == "uniform"
+    assert cells[:4] == ["mini", "method=morphnet,sym=0", "dice", "flops"]
+    assert cells[6:9] == ["0.755 ± 0.007", "0.780 ± 0.007", "-0.025"] and cells[-1] == "uniform"
     assert "MorphNet ahead in 0, uniform ahead in 1, tied in 0" in text
     assert [verdict(d) for d in (0.02, -0.02, 0.009, float("nan"))] == ["MorphNet", "uniform", "tie", "–"]
