@@ -165,3 +165,18 @@ def test_environment_has_the_fields_reports_need() -> None:
     assert env["packages"]["torch"] == torch.__version__.split("+")[0] or env["packages"]["torch"]
     json.dumps(env)
     assert machine_id({"hostname": "Node 7", "device": "NVIDIA H100"}) == "node-7-nvidia-h100"
+
+
+def test_records_follow_the_umask_like_plain_files(tmp_path: Path) -> None:
+    """mkstemp's temp files are 0600; a record must be as readable as a file open() would create."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = write_record(tmp_path, StageRecord(case_id="c", stage="base"))
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode) == 0o644
