@@ -103,12 +103,17 @@ def sorted_stages(df: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(lab for _, lab in pairs))
 
 
+_ROLE = {"encoder": 0, "decoder": 1, "segmentation_head": 2}
+
+
 def layer_order(names: list[str]) -> list[str]:
-    """U-Net layers in data-flow order (enc0 … bottleneck, then up/dec from deep to shallow); others sorted."""
+    """U-Net layers in data-flow order (enc0 … bottleneck, then up/dec from deep to shallow); others in natural
+    order with an smp model's encoder before its decoder and head (records keep widths with sorted keys, so the
+    model's own order is not stored)."""
     pattern = re.compile(r"^(enc|up|dec)(\d+)(?:\.(\d+))?$")
     matches = [pattern.match(n) for n in names]
     if not names or not all(matches):
-        return sorted(names, key=natural_key)
+        return sorted(names, key=lambda n: (_ROLE.get(n.split(".")[0], 1), natural_key(n)))
 
     def key(m: re.Match[str]) -> tuple[int, int, int, int]:
         kind, level, sub = m.group(1), int(m.group(2)), int(m.group(3) or 0)

@@ -159,6 +159,10 @@ def test_stage_labels_and_layer_order() -> None:
         "Shrunk", "Expanded 1", "Base"]
     assert layer_order(list(UNET))[:6] == ["enc0.0", "enc0.1", "enc1.0", "enc1.1", "enc2.0", "enc2.1"]
     assert layer_order(list(UNET))[6:] == ["up1", "dec1.0", "dec1.1", "up0", "dec0.0", "dec0.1"]
+    smp = ["segmentation_head.0", "decoder.blocks.0.conv1.0", "encoder.layer2.0.conv1", "encoder._blocks.10._se",
+           "encoder._blocks.9._se", "encoder.conv1"]
+    assert layer_order(smp) == ["encoder._blocks.9._se", "encoder._blocks.10._se", "encoder.conv1",
+                                "encoder.layer2.0.conv1", "decoder.blocks.0.conv1.0", "segmentation_head.0"]
     assert {"stages", "widths", "setup", "summary"} <= set(table_names())
 
 
