@@ -63,8 +63,12 @@ def frontier(points: pd.DataFrame, cost: str) -> pd.DataFrame:
 
 def pareto_figure(points: pd.DataFrame, title: str) -> Figure:
     """Val Dice vs params and vs FLOPs (log x): colour = case group, marker = stage kind, dashed = frontier."""
-    fig = Figure(figsize=(9, 3.6), layout="constrained")
     groups = sorted(set(points["group"]), key=natural_key)
+    # long case-group labels: legend below the plots (one row per entry) instead of a right column that squeezes
+    # the axes to nothing
+    wide = max(len(str(g)) for g in groups) > 40
+    n_entries = len(groups) + len(_MARKERS) + 1
+    fig = Figure(figsize=(9, 3.6 + (0.16 * n_entries if wide else 0.0)), layout="constrained")
     colours = {g: f"C{i % 10}" for i, g in enumerate(groups)}
     for ax, cost, name in zip(fig.subplots(1, 2), ("params", "flops"), ("Parameters", "FLOPs (2 × MACs)")):
         for _, p in points.iterrows():
@@ -83,7 +87,7 @@ def pareto_figure(points: pd.DataFrame, title: str) -> Figure:
     handles = [Line2D([], [], color=colours[g], marker="o", linestyle="", label=g) for g in groups]
     handles += [Line2D([], [], color="0.3", marker=m, linestyle="", label=s) for s, m in _MARKERS.items()]
     handles.append(Line2D([], [], color="0.4", linestyle="--", label="frontier"))
-    fig.legend(handles=handles, loc="outside right upper", fontsize=7)
+    fig.legend(handles=handles, loc="outside lower center" if wide else "outside right upper", fontsize=7)
     fig.suptitle(title)
     return fig
 
@@ -95,7 +99,9 @@ def widths_figure(df: pd.DataFrame, title: str) -> Figure | None:
     if not widths:
         return None
     layers = layer_order(sorted({n for w in widths for n in w}))
-    fig = Figure(figsize=(max(6.0, 0.35 * len(layers) + 2), 3.6), layout="constrained")
+    # rotated layer names take height: smp names (≈40 characters) would otherwise squeeze the axes to nothing
+    height = max(3.6, 2.4 + 0.08 * max(len(n) for n in layers))
+    fig = Figure(figsize=(max(6.0, 0.35 * len(layers) + 2), height), layout="constrained")
     ax = fig.subplots()
     for i, stage in enumerate(sorted_stages(data)):
         rows = [w for w in data.loc[data["stage_label"] == stage, "widths"] if isinstance(w, Mapping)]
