@@ -40,11 +40,12 @@ _EXPORTS = {
     "derive_widths": "morph.widths",
     "group_widths": "morph.widths",
     "width_floor": "morph.widths",
+    "StrengthController": "morph.schedule",
 }
 
 __all__ = [
     "DEVICES", "RESOURCES", "SOURCES", "ChannelGraph", "ChannelGroup", "FixedInput", "Layer", "MorphError",
-    "MorphNetRegularizer", "MultiplierResult", "ProximalStep", "UnsupportedLayerError", "apply_ties", "build_graph",
+    "MorphNetRegularizer", "MultiplierResult", "ProximalStep", "StrengthController", "UnsupportedLayerError", "apply_ties", "build_graph",
     "create_model", "derive_widths", "graph_cost", "graph_cost_fn", "group_widths", "model_names", "rebuild",
     "register_device", "symmetry_ties", "uniform_multiplier_widths", "width_floor",
     "width_multiplier_search",
@@ -72,6 +73,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from morph.rebuild import rebuild
     from morph.regularizer import MorphNetRegularizer
     from morph.resources import DEVICES, RESOURCES, graph_cost, register_device
+    from morph.schedule import StrengthController
     from morph.search import MultiplierResult, graph_cost_fn, uniform_multiplier_widths, width_multiplier_search
     from morph.sources import SOURCES
     from morph.symmetry import apply_ties, symmetry_ties

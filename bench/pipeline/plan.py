@@ -16,7 +16,7 @@ from bench.suite.case import short_hash
 BASE_DEPS = ("data", "model", "train", "measure", "seed")
 LEARN_DEPS = (
     "morph.method", "morph.resource", "morph.source", "morph.strength", "morph.threshold", "morph.optimizer",
-    "morph.lr", "morph.strength_lr", "morph.relative_strength", "morph.epochs", "morph.proximal",
+    "morph.lr", "morph.strength_lr", "morph.relative_strength", "morph.target_cost", "morph.epochs", "morph.proximal",
     "morph.device_profile", "morph.warm_start", "morph.dead_layers",
 )
 SHRINK_DEPS = ("morph.min_fraction", "morph.min_width", "morph.multiple", "morph.symmetry", "morph.index_shift_bug")

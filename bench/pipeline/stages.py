@@ -24,6 +24,7 @@ from morph import (
     width_multiplier_search,
 )
 from morph import blog
+from morph.schedule import StrengthController
 
 HISTOGRAM_BINS = 40
 
@@ -124,17 +125,30 @@ def run_learn(ctx: CaseContext, stage: Stage, parent: Product | None) -> Outcome
                               device=_device_profile(ctx))
     config = _learn_config(ctx)
     lam = _lambda(m.strength, m.relative_strength, lambda: reg.penalty())
+    state = {"lam": lam}  # λ, which a target_cost controller changes after every step
+    seed_cost = reg.cost()
+    control = None
+    if m.target_cost is not None:
+        steps = config.epochs * math.ceil(len(ctx.splits.train) / config.batch_size)
+        control = StrengthController(m.target_cost, steps)
 
     def epoch_end(epoch: int) -> dict[str, float]:
         alive = reg.alive_counts()
-        return {"reg_cost": reg.cost(), "reg_penalty": float(reg.penalty().detach()),
+        return {"reg_cost": reg.cost(), "reg_penalty": float(reg.penalty().detach()), "lambda": state["lam"],
                 "alive_fraction": sum(alive.values()) / sum(g.width for g in reg.graph.groups)}
 
+    prox = ProximalStep(reg, lam) if m.proximal else None
+
+    def after_step(optimizer: Any) -> None:
+        if prox is not None:
+            prox.strength = state["lam"]
+            prox.after_step(optimizer)
+        if control is not None:
+            state["lam"] = control.update(state["lam"], reg.cost() / seed_cost if seed_cost > 0 else math.nan)
+
     groups = _param_groups(model, reg, m.strength_lr)
-    if m.proximal:
-        hooks = TrainHooks(after_step=ProximalStep(reg, lam).after_step, on_epoch_end=epoch_end, param_groups=groups)
-    else:
-        hooks = TrainHooks(extra_loss=lambda: lam * reg.penalty(), on_epoch_end=epoch_end, param_groups=groups)
+    hooks = TrainHooks(extra_loss=None if m.proximal else (lambda: state["lam"] * reg.penalty()),
+                       after_step=after_step, on_epoch_end=epoch_end, param_groups=groups)
     result = train(model, ctx.splits, config, hooks=hooks)
     fields = _train_fields(result)
     names = {g.id: g.name for g in reg.graph.groups}
@@ -142,7 +156,7 @@ def run_learn(ctx: CaseContext, stage: Stage, parent: Product | None) -> Outcome
     strengths = reg.strengths()
     fields["histogram"] = _histogram(torch.cat([s.flatten() for s in strengths.values()]), m.source)
     fields["widths"] = alive
-    fields["extra"].update({"alive": alive, "lambda": lam, "initial_cost": fields["history"].get("reg_cost", [math.nan])[0],
+    fields["extra"].update({"alive": alive, "lambda": lam, "final_lambda": state["lam"], "seed_cost": seed_cost, "initial_cost": fields["history"].get("reg_cost", [math.nan])[0],
                             "sources": {n: g.source for n, g in reg.groups.items()}})
     product = Product(dict(parent.widths), _cpu_state(model), {"alive": alive}) if result.ok else None
     return Outcome(product, fields)

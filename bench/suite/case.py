@@ -16,6 +16,10 @@ from bench.suite.schema import CaseConfig
 PROTOCOL_VERSION = 1
 #: Where the data lives does not change a result, so it is left out of every hash (results merge across machines).
 UNHASHED = (("data", "path"), ("data", "path_env"))
+#: Settings added after results existed, with the default that means "as before": left out of the hash while at
+#: that default, so adding a setting keeps every existing case id (and its finished stages) valid.
+ADDED = ((("morph", "target_cost"), None),)
+_ADDED_KEYS = {f"{section}.{key}" for (section, key), _ in ADDED}
 _SHORT = {"symmetry": "sym", "strength": "lam", "expand_factor": "expand", "batch_size": "bs", "threshold": "thr"}
 
 
@@ -33,6 +37,9 @@ def hashed_settings(config: CaseConfig) -> dict[str, Any]:
     settings = config.model_dump(mode="json")
     for section, key in UNHASHED:
         settings[section].pop(key, None)
+    for (section, key), default in ADDED:
+        if settings[section].get(key, default) == default:
+            settings[section].pop(key, None)
     return settings
 
 
@@ -107,6 +114,8 @@ def stage_key(case: Case, stage: str, depends_on: Iterable[str]) -> str:
         try:
             deps[key] = case.seed if key == "seed" else lookup(settings, key)
         except KeyError:
+            if key in _ADDED_KEYS:  # at its "as before" default: hashed as absent, like the case id
+                continue
             raise BenchError(f"stage '{stage}': depends_on: '{key}' names no setting") from None
     return short_hash({"protocol": PROTOCOL_VERSION, "stage": stage, "depends_on": deps})
 

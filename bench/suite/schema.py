@@ -158,7 +158,9 @@ class MorphSettings(BaseModel):
     ``strength_lr`` is the learning rate of the regularized strengths (BN γ) during structure learning: under
     Adam a γ moves at most ≈ lr per step, so from 1 it reaches 0 only when lr × steps ≫ 1.
     ``budget_by="measurement"`` meets a latency budget by timing each candidate width multiplier on the run's
-    device instead of the roofline model. ``warm_start`` starts structure learning from the trained weights of
+    device instead of the roofline model. ``target_cost`` (a share of the seed's cost, e.g. 0.5) steers λ during
+    structure learning so that the alive cost falls to that share (:class:`morph.schedule.StrengthController`);
+    ``strength`` is then only λ's starting value. ``warm_start`` starts structure learning from the trained weights of
     the previous stage (the blog started from a fresh init). ``index_shift_bug`` and ``dead_layers`` only
     matter for ``method="blog"`` (blog-code-facts §5, §7).
     """
@@ -180,6 +182,7 @@ class MorphSettings(BaseModel):
     lr: float | None = Field(None, gt=0)
     strength_lr: float | None = Field(None, gt=0)
     relative_strength: bool = False
+    target_cost: float | None = Field(None, gt=0, lt=1)
     epochs: int = Field(5, ge=1)
     proximal: bool = False
     device_profile: str | None = None

@@ -23,3 +23,22 @@ def test_committed_reports_regenerate_from_committed_records(tmp_path: Path) -> 
     assert rendered == committed
     for rel in rendered:  # markdown and records byte for byte; PNG bytes depend on the installed matplotlib/freetype
         assert (tmp_path / rel).read_bytes() == (REPORTS / rel).read_bytes(), f"reports/{rel} is stale: nox -s reports"
+
+
+@pytest.mark.skipif(not (REPORTS / "records").is_dir(), reason="no committed reports/records in this checkout")
+def test_committed_records_belong_to_the_current_suites() -> None:
+    """Every committed record's case id is a case of its suite file as it is now (quick profile), so the reports
+    describe what `nox -s reproduce` would run; a suite edit or a new setting that changes case ids fails here
+    (new settings must hash as absent at their default: bench.suite.case.ADDED)."""
+    from bench.store import load_records
+    from bench.suite import load_suite
+
+    suites = REPORTS.parent / "suites"
+    for archive in sorted((REPORTS / "records").glob("*.jsonl")):
+        path = suites / f"{archive.stem}.toml"
+        assert path.is_file(), f"{archive.name}: no suite file {path.name}"
+        if "shared/data" in path.read_text(encoding="utf-8") and not (REPORTS.parents[1] / "shared").is_dir():
+            continue  # its quick profile reads ../shared/data, absent here
+        ids = {c.id for c in load_suite(path, "quick", environ={}).cases()}
+        stale = {r.case_id for r in load_records(archive)} - ids
+        assert not stale, f"{archive.name}: records of cases no longer in {path.name}: {sorted(stale)}"

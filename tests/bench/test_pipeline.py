@@ -120,3 +120,16 @@ def test_tiny_suite_runs_on_cuda(tiny_suite: Path, tmp_path: Path) -> None:
     assert lat and all(c.startswith("latency.cuda_b") for c in lat)
     memory = df["peak_memory_bytes"].dropna()
     assert len(memory) and (memory > 0).all()
+
+
+def test_target_cost_steers_structure_learning(make_tiny: Callable[..., Path], tmp_path: Path) -> None:
+    """With morph.target_cost = 0.5 the alive cost ends near half the seed's cost, and λ moved to get there
+    (it started at 1e-4, which alone prunes far more; see morph.schedule)."""
+    suite = make_tiny(learn_epochs=20, extra='"morph.target_cost" = [0.5]\n"morph.strength" = [1e-4]')
+    results = tmp_path / "results"
+    assert _run(suite, results, only=["method=morphnet,sym=0,target_cost=0.5,lam=0.0001,seed=0"]).exit_code == 0
+    learn = load_results(results).query("stage == 'learn'").iloc[0]
+    share = learn["history"]["reg_cost"][-1] / learn["extra"]["seed_cost"]
+    assert abs(share - 0.5) < 0.2
+    lams = learn["history"]["lambda"]
+    assert max(lams) / min(lams) > 10 and learn["extra"]["final_lambda"] == lams[-1]
