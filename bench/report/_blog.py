@@ -226,12 +226,14 @@ def _first_last(names: Sequence[str]) -> tuple[str, str] | None:
 
 
 def later_layers_shrink_more(df: pd.DataFrame) -> Verdict:
-    """Alive fraction of the last conv vs the first, after iteration 1's structure learning, per case
-    (U-Nets and the CIFAR CNN; smp backbones have no single first/last conv)."""
+    """Alive fraction of the last conv vs the first, after iteration 1's structure learning, per case under a
+    model-size cost (U-Nets and the CIFAR CNN; smp backbones have no single first/last conv; a FLOPs cost makes
+    the full-resolution first and last convs the expensive ones, which is another claim)."""
     claim = "Later layers shrink more (model-size cost)"
     ok = _ok(df)
     learn = ok[(ok["stage"] == "learn") & (pd.to_numeric(ok["iteration"], errors="coerce") == 1)
-               & _col(ok, "config.model.name").isin(["unet", "unet_one_conv", "cifar_cnn", "encoder_decoder"])]
+               & _col(ok, "config.model.name").isin(["unet", "unet_one_conv", "cifar_cnn", "encoder_decoder"])
+               & ~_col(ok, "config.morph.resource").isin(["flops", "latency"])]  # the blog's claim: model size
     pairs: list[tuple[str, float, float]] = []
     for _, row in learn.iterrows():
         extra = row.get("extra") if isinstance(row.get("extra"), Mapping) else {}
@@ -251,7 +253,7 @@ def later_layers_shrink_more(df: pd.DataFrame) -> Verdict:
         pairs.append((f"{row['suite']}: {group_label(row['label'])}", alive[first] / seed[first],
                       alive[last] / seed[last]))
     if not pairs:
-        return Verdict(claim, NOT_RUN, "no structure-learning records of a U-Net or the CIFAR CNN")
+        return Verdict(claim, NOT_RUN, "no structure-learning records of a U-Net or the CIFAR CNN under a model-size cost")
     seeds: dict[str, list[tuple[float, float]]] = {}
     for name, f, l in pairs:  # one pair per case group: the mean over its seeds
         seeds.setdefault(name, []).append((f, l))

@@ -62,6 +62,8 @@ def test_later_layers_hold_and_fail() -> None:
     fails = learn_morph("a", 4, 15) + learn_morph("b", 3, 12)
     assert verdict(_blog.later_layers_shrink_more, fails).status == _blog.FAILS
     assert verdict(_blog.later_layers_shrink_more, [rec("x", "u", "base")]).status == _blog.NOT_RUN
+    flops = [{**r, "config.morph.resource": "flops"} for r in fails]  # a FLOPs cost is another claim
+    assert verdict(_blog.later_layers_shrink_more, flops).status == _blog.NOT_RUN
 
 
 def test_later_layers_reads_blog_fractions() -> None:

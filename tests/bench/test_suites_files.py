@@ -22,7 +22,7 @@ from bench.suite import load_suite
 REPO = Path(__file__).resolve().parents[2]
 SUITES = sorted((REPO / "suites").glob("*.toml"))
 SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
-ORDER = ["quickstart", "symmetry", "regularizers", "layers", "one_conv", "cifar", "backbones"]
+ORDER = ["quickstart", "symmetry", "regularizers", "layers", "one_conv", "cifar", "backbones", "flops_target"]
 QUICK_STAGES_PER_SUITE = 20
 BACKBONE_STAGES = 30
 QUICK_NEW_STAGES = 15
