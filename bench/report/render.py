@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -124,6 +125,7 @@ def write_reports(df: pd.DataFrame, out: Path, extra_sections: Mapping[str, str]
     written = []
     for suite in suites(df):
         name = slug(suite)
+        shutil.rmtree(out / "figures" / name, ignore_errors=True)  # the suite's figures are all redrawn: no stale PNGs
         text = suite_markdown(df[df["suite"] == suite], suite, out / "figures" / name, out)
         written.append(_write(out / f"{name}.md", text))
     written.append(_write(out / "index.md", index_markdown(df, out, extra_sections)))

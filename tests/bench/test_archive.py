@@ -76,3 +76,12 @@ def test_report_regenerates_identical_bytes_from_its_own_records(tmp_path: Path)
     assert runner.invoke(app, ["report", str(out / "records" / "mini.jsonl"), str(out / "records" / "plain.jsonl"),
                                "--out", str(copy)]).exit_code == 0
     assert _files(copy) == before
+
+
+def test_rerender_drops_figures_of_cases_that_are_gone(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    stale = out / "figures" / "mini" / "old-case-widths.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"png")
+    assert runner.invoke(app, ["report", str(write_fixture(tmp_path / "results")), "--out", str(out)]).exit_code == 0
+    assert not stale.exists() and (out / "figures" / "mini" / "pareto.png").is_file()
