@@ -12,25 +12,15 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
-from bench.errors import BenchError
+from morph._registry import Registry
 
 Section = Callable[[pd.DataFrame], "str | None"]
-_SECTIONS: dict[str, Section] = {}
+_SECTIONS: Registry[Section] = Registry("report section")
 BLOG_COMPARISON = "Blog vs this run"
 BLOG_FRAGMENT = "blog_comparison.md"
 VERSUS_UNIFORM = "MorphNet vs uniform at equal budget"
-
-
-def register_section(title: str) -> Callable[[Section], Section]:
-    """``@register_section("Blog vs this run")``: the function gets every loaded record (all suites)."""
-
-    def decorator(fn: Section) -> Section:
-        if title in _SECTIONS:
-            raise BenchError(f"report section '{title}' is registered twice")
-        _SECTIONS[title] = fn
-        return fn
-
-    return decorator
+#: ``@register_section("Blog vs this run")``: the function gets every loaded record (all suites).
+register_section = _SECTIONS.register
 
 
 @register_section(BLOG_COMPARISON)
@@ -60,10 +50,10 @@ def index_sections(df: pd.DataFrame, extra: Mapping[str, str] | None = None) -> 
     in the caller's order (an extra section replaces a registered one of the same title)."""
     extra = dict(extra or {})
     out = []
-    for title in sorted(_SECTIONS):
+    for title in _SECTIONS:  # sorted by title
         if title in extra:
             continue
-        body = _SECTIONS[title](df)
+        body = _SECTIONS.get(title)(df)
         if body:
             out.append((title, body.strip()))
     return out + [(title, body.strip()) for title, body in extra.items()]

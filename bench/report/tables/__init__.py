@@ -6,40 +6,28 @@ turns them into markdown. A table that spans case groups has a ``Group`` column;
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 
 import pandas as pd
 
 from bench.errors import BenchError
+from morph._registry import Registry
 
 Table = Callable[[pd.DataFrame], pd.DataFrame]
-_TABLES: dict[str, Table] = {}
-
-
-def register_table(name: str) -> Callable[[Table], Table]:
-    """``@register_table("stages")`` makes a table available to :func:`create_table` and the renderer."""
-
-    def decorator(fn: Table) -> Table:
-        if name in _TABLES:
-            raise BenchError(f"report table '{name}' is registered twice")
-        _TABLES[name] = fn
-        return fn
-
-    return decorator
+_TABLES: Registry[Table] = Registry("report table")
+#: ``@register_table("stages")`` makes a table available to :func:`create_table` and the renderer.
+register_table = _TABLES.register
 
 
 def create_table(name: str, df: pd.DataFrame) -> pd.DataFrame:
     """Build the table ``name`` from loaded results; an unknown name is a one-line BenchError with a hint."""
     if name not in _TABLES:
-        close = difflib.get_close_matches(name, _TABLES, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise BenchError(f"unknown report table '{name}'{hint} (known: {', '.join(table_names())})")
-    return _TABLES[name](df)
+        raise BenchError(_TABLES.unknown_message(name))
+    return _TABLES.get(name)(df)
 
 
 def table_names() -> list[str]:
-    return sorted(_TABLES)
+    return _TABLES.names()
 
 
 # Registration happens on import; these modules import register_table from here.
