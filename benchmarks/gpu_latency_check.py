@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import statistics
 import sys
 
 import torch
@@ -61,7 +63,7 @@ def main() -> int:
             torch.backends.cudnn.benchmark = True
             ref = tub_median(model, x)
             model.cpu()
-            gpu_median = sorted(ours.gpu_samples_s)[len(ours.gpu_samples_s) // 2]
+            gpu_median = statistics.median(ours.gpu_samples_s or [math.nan])
             row = {"base": base, "batch": batch, "ours_wall_ms": ours.median * 1e3, "ours_event_ms": gpu_median * 1e3,
                    "tub_ms": ref * 1e3, "ours_over_tub": ours.median / ref, "bf16_cl_wall_ms": half.median * 1e3,
                    "roofline_ms": roof * 1e3, "measured_over_roofline": ours.median / roof, "n": ours.n}

@@ -76,10 +76,10 @@ def width_multiplier_search(
     if not widths:
         raise MorphError("no widths to scale")
     step = multiple or 1
-    lowest = -(-min_width // step) * step
     parts = tie_partition(list(widths), ties)
     bases = [max(widths[n] for n in p) for p in parts]
-    floors = [max(lowest, -(-max((min_widths or {}).get(n, 1) for n in p) // step) * step) for p in parts]
+    # each tie set's floor: the largest of min_width and its members' min_widths, rounded up to the step
+    floors = [-(-max([min_width, *((min_widths or {}).get(n, 1) for n in p)]) // step) * step for p in parts]
     cache: dict[tuple[int, ...], float] = {}
 
     def part_widths(omega: float) -> tuple[int, ...]:

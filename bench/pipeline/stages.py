@@ -156,7 +156,8 @@ def run_learn(ctx: CaseContext, stage: Stage, parent: Product | None) -> Outcome
     strengths = reg.strengths()
     fields["histogram"] = _histogram(torch.cat([s.flatten() for s in strengths.values()]), m.source)
     fields["widths"] = alive
-    fields["extra"].update({"alive": alive, "lambda": lam, "final_lambda": state["lam"], "seed_cost": seed_cost, "initial_cost": fields["history"].get("reg_cost", [math.nan])[0],
+    fields["extra"].update({"alive": alive, "lambda": lam, "final_lambda": state["lam"], "seed_cost": seed_cost,
+                            "initial_cost": fields["history"].get("reg_cost", [math.nan])[0],
                             "sources": {n: g.source for n, g in reg.groups.items()}})
     product = Product(dict(parent.widths), _cpu_state(model), {"alive": alive}) if result.ok else None
     return Outcome(product, fields)

@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from bench.report._format import fmt_count, mean_std
+from bench.report._format import fmt_count, mean_std, pm
 from bench.report._groups import natural_key, prepare
 
 TIE = 0.01
@@ -22,11 +22,8 @@ def _mean(rows: pd.DataFrame, col: str) -> tuple[float, float, int]:
     return mean_std(list(rows[col])) if col in rows else (math.nan, math.nan, 0)
 
 
-def _dice(stat: tuple[float, float, int]) -> str:
-    mean, std, n = stat
-    if not n:
-        return "–"
-    return f"{mean:.3f}" + (f" ± {std:.3f}" if n > 1 and std > 0 else "")
+def _cell(stat: tuple[float, float, int]) -> str:
+    return pm(stat[0], stat[1], 3)  # "–" without values, no ± for one seed
 
 
 def _metric(rows: pd.DataFrame) -> str:
@@ -65,7 +62,7 @@ def render(df: pd.DataFrame) -> str | None:
         test_delta = test_m[0] - test_u[0]
         lines.append(
             f"| {suite} | {group} | {metric} | {resource} | {fmt_count(list(expand[cost]))} | {fmt_count(list(uniform[cost]))} "
-            f"| {_dice(val_m)} | {_dice(val_u)} | {delta:+.3f} | {_dice(test_m)} | {_dice(test_u)} "
+            f"| {_cell(val_m)} | {_cell(val_u)} | {delta:+.3f} | {_cell(test_m)} | {_cell(test_u)} "
             f"| {test_delta:+.3f} | {call} |".replace("+nan", "–")
         )
     if not lines:
