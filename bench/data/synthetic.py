@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -13,16 +13,49 @@ from bench.data.splits import DatasetSplits, LabelledSubset, split_counts
 from bench.errors import DataError
 
 
-@lru_cache(maxsize=512)
-def _render(seed: int, index: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    image, mask = render_scene(np.random.default_rng([seed, index]), size)
-    image.setflags(write=False)
-    mask.setflags(write=False)
-    return image, mask
+class _SceneStore:
+    """The scenes of one (seed, size, count) as uint8 tensors, each rendered once on first use.
+
+    Hand-written rather than ``functools.lru_cache`` per scene: one preallocated block per family keeps every
+    scene as a tensor (no per-item numpy → tensor conversion, a quarter of float32's memory) and is shared by
+    every dataset object and stage of the process.
+    """
+
+    def __init__(self, seed: int, size: int, count: int) -> None:
+        self.seed, self.size = seed, size
+        self.images = torch.empty((count, 3, size, size), dtype=torch.uint8)
+        self.masks = torch.empty((count, size, size), dtype=torch.uint8)
+        self.ready = torch.zeros(count, dtype=torch.bool)
+        self.renders = 0
+
+    def get(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.ready[index]:
+            image, mask = render_scene(np.random.default_rng([self.seed, index]), self.size)
+            self.images[index] = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+            self.masks[index] = torch.from_numpy(mask)
+            self.ready[index] = True
+            self.renders += 1
+        return self.images[index], self.masks[index]
+
+
+#: The most recently used scene families (key: seed, size, count); oldest dropped first.
+_STORES: OrderedDict[tuple[int, int, int], _SceneStore] = OrderedDict()
+_MAX_STORES = 8
+
+
+def scene_store(seed: int, size: int, count: int) -> _SceneStore:
+    """The process-wide store of one scene family, so repeated stages and datasets never re-render a scene."""
+    key = (seed, size, count)
+    store = _STORES.pop(key, None) or _SceneStore(seed, size, count)
+    _STORES[key] = store
+    while len(_STORES) > _MAX_STORES:
+        _STORES.popitem(last=False)
+    return store
 
 
 class SyntheticBuildings(Dataset):
-    """`count` procedural scenes; item i depends only on (seed, i, size), drawn on first use.
+    """`count` procedural scenes; item i depends only on (seed, i, size), drawn on first use and kept
+    (:func:`scene_store`).
 
     Items are (image float32 [3,size,size] in [0,1], mask int64 [size,size] with 1 = roof).
     """
@@ -45,9 +78,8 @@ class SyntheticBuildings(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not -self.count <= index < self.count:
             raise IndexError(f"index {index} out of range for {self.count} scenes")
-        image, mask = _render(self.seed, index % self.count, self.size)
-        x = torch.from_numpy(image.transpose(2, 0, 1).astype(np.float32)).div_(255.0)
-        return x, torch.from_numpy(mask.astype(np.int64))
+        image, mask = scene_store(self.seed, self.size, self.count).get(index % self.count)
+        return image.float().div_(255.0), mask.long()
 
 
 def synthetic_buildings(

@@ -80,3 +80,21 @@ def test_bad_options_are_one_line_errors(kwargs: dict, message: str) -> None:
 def test_unknown_name_suggests() -> None:
     with pytest.raises(DataError, match="did you mean 'folder'"):
         create_dataset("foldr")
+
+
+def test_scenes_are_rendered_once_and_match_a_fresh_render() -> None:
+    """The kept tensors give the same bits as today's per-item conversion, and a second pass renders nothing."""
+    from bench.data.synthetic import scene_store
+
+    store = scene_store(11, 40, 5)
+    assert store.renders == 0
+    first = [SyntheticBuildings(5, size=40, seed=11)[i] for i in range(5)]
+    again = [SyntheticBuildings(5, size=40, seed=11)[i] for i in range(5)]  # a new dataset object, as a later stage
+    assert store.renders == 5
+    for i, ((image, mask), (image2, mask2)) in enumerate(zip(first, again)):
+        raw_image, raw_mask = render_scene(np.random.default_rng([11, i]), 40)
+        expected = torch.from_numpy(raw_image.transpose(2, 0, 1).astype(np.float32)).div_(255.0)
+        assert torch.equal(image, expected) and torch.equal(mask, torch.from_numpy(raw_mask.astype(np.int64)))
+        assert torch.equal(image, image2) and torch.equal(mask, mask2)
+    first[0][0].zero_()  # a caller writing into an item must not reach the kept scenes
+    assert torch.equal(SyntheticBuildings(5, size=40, seed=11)[0][0], again[0][0])
