@@ -14,11 +14,13 @@ from bench.suite.schema import CaseConfig
 
 #: Bump when the meaning of a setting changes without its value changing: every id changes with it.
 PROTOCOL_VERSION = 1
-#: Where the data lives does not change a result, so it is left out of every hash (results merge across machines).
-UNHASHED = (("data", "path"), ("data", "path_env"))
+#: Where the data lives does not change a result, so it is left out of every hash (results merge across machines);
+#: nor do the training settings that change only speed and what is logged, never the trained weights.
+UNHASHED = (("data", "path"), ("data", "path_env"), ("train", "eval_train_every_epoch"), ("train", "eval_batch_size"),
+            ("train", "check_every"))
 #: Settings added after results existed, with the default that means "as before": left out of the hash while at
 #: that default, so adding a setting keeps every existing case id (and its finished stages) valid.
-ADDED = ((("morph", "target_cost"), None),)
+ADDED = ((("morph", "target_cost"), None), (("train", "val_every"), 1), (("train", "compile"), False))
 _ADDED_KEYS = {f"{section}.{key}" for (section, key), _ in ADDED}
 _SHORT = {"symmetry": "sym", "strength": "lam", "expand_factor": "expand", "batch_size": "bs", "threshold": "thr"}
 

@@ -137,6 +137,11 @@ class TrainSettings(BaseModel):
     channels_last: bool = False
     deterministic: bool = False
     eval_train: bool = True
+    eval_train_every_epoch: bool = False
+    val_every: int = Field(1, ge=1)
+    eval_batch_size: int | None = Field(None, ge=1)
+    check_every: int | None = Field(None, ge=1)
+    compile: bool = False
     max_steps_per_epoch: int | None = Field(None, ge=1)
     num_workers: int = Field(0, ge=0)
 
@@ -147,6 +152,12 @@ class TrainSettings(BaseModel):
         if loss is not None and known is not None and loss not in known:
             raise ValueError(unknown_name("loss", loss, sorted(known)))
         return loss
+
+    @model_validator(mode="after")
+    def _whole_eval_batches(self) -> TrainSettings:
+        if self.eval_batch_size is not None and self.eval_batch_size % self.batch_size:
+            raise key_error("eval_batch_size", f"expected a multiple of batch_size ({self.batch_size})")
+        return self
 
 
 class MorphSettings(BaseModel):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import Tensor
 
@@ -30,3 +33,16 @@ def move_images(images: Tensor, device: torch.device, channels_last: bool) -> Te
     """Images onto the device, NHWC in memory when asked (4-D only)."""
     fmt = torch.channels_last if channels_last and images.dim() == 4 else torch.preserve_format
     return images.to(device, non_blocking=True, memory_format=fmt)
+
+
+@contextmanager
+def cudnn_autotune(device: torch.device, deterministic: bool) -> Iterator[None]:
+    """``cudnn.benchmark`` on CUDA for the block (training shapes are fixed, so each kernel is tuned once),
+    unless deterministic kernels were asked for; the flag is put back after."""
+    previous = torch.backends.cudnn.benchmark
+    if device.type == "cuda" and not deterministic:
+        torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = previous

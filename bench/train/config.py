@@ -17,6 +17,11 @@ Optim = Literal["adam", "sgd"]
 Device = Literal["cpu", "cuda"]
 Status = Literal["ok", "diverged"]
 
+#: Scoring batches are this many training batches by default (no gradients: they fit where a training batch does).
+EVAL_BATCH_FACTOR = 4
+#: Default steps between non-finite checks on CUDA, where each check is a host-device synchronisation.
+CUDA_CHECK_EVERY = 50
+
 #: History keys that hold wall-clock numbers: they differ between otherwise identical runs.
 TIMING_KEYS = frozenset({"epoch_time_s", "eval_time_s", "images_per_s"})
 
@@ -33,7 +38,20 @@ class TrainConfig:
             mode (frozen running stats) from epoch 1 on, as in every blog notebook.
         amp: mixed precision: float16 + GradScaler on CUDA, bfloat16 autocast on CPU.
         deterministic: deterministic kernels and no cuDNN autotuning (CPU runs are deterministic anyway).
-        eval_train: also evaluate on the training set after every epoch (the blog did).
+        eval_train: report train-split metrics, scored once with the kept checkpoint's weights (the numbers
+            the per-epoch pass gave at that epoch, without paying for it every epoch).
+        eval_train_every_epoch: also score the train split after every evaluated epoch (the blog's per-epoch
+            train Dice, in the history); the trained weights are the same either way.
+        val_every: score the validation split every k epochs (and always after the last one); the best
+            checkpoint is picked among the scored epochs.
+        eval_batch_size: images per forward pass when scoring; ``None`` = ``EVAL_BATCH_FACTOR`` × batch_size.
+            Must be a multiple of batch_size: metrics still see training-sized batches (the blog's
+            ``dice_batch_mean`` is per batch), so only the speed changes.
+        check_every: steps between non-finite loss checks (each check waits for the device); ``None`` = every
+            step on the CPU (free there), every ``CUDA_CHECK_EVERY`` steps on CUDA. A NaN is still reported at
+            the step where it appeared.
+        compile: ``torch.compile`` the model for training (off by default: compiling costs more than small
+            CPU runs gain).
         max_steps_per_epoch: smoke runs: cap training steps *and* evaluation batches per pass.
         keep: which epoch's weights the model ends with: "best" (validation) or "last" (structure learning
             must end on its sparsified last epoch, not on an earlier, denser one).
@@ -55,14 +73,20 @@ class TrainConfig:
     channels_last: bool = False
     deterministic: bool = False
     eval_train: bool = True
+    eval_train_every_epoch: bool = False
+    val_every: int = 1
+    eval_batch_size: int | None = None
+    check_every: int | None = None
+    compile: bool = False
     max_steps_per_epoch: int | None = None
     progress: bool = True
     keep: Literal["best", "last"] = "best"
 
     def __post_init__(self) -> None:
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size}
-        if self.max_steps_per_epoch is not None:
-            positive["max_steps_per_epoch"] = self.max_steps_per_epoch
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "val_every": self.val_every}
+        for name in ("max_steps_per_epoch", "eval_batch_size", "check_every"):
+            if getattr(self, name) is not None:
+                positive[name] = getattr(self, name)
         for name, value in positive.items():
             if not isinstance(value, int) or value < 1:
                 raise BenchError(f"train.{name} must be a positive integer, got {value!r}")
@@ -78,6 +102,9 @@ class TrainConfig:
             )
         if self.keep not in ("best", "last"):
             raise BenchError(f"train.keep must be 'best' or 'last', got {self.keep!r}")
+        if self.eval_batch_size is not None and self.eval_batch_size % self.batch_size:
+            raise BenchError(f"train.eval_batch_size must be a multiple of train.batch_size ({self.batch_size}), "
+                             f"got {self.eval_batch_size!r}")
         if self.num_workers < 0:
             raise BenchError(f"train.num_workers must be ≥ 0, got {self.num_workers!r}")
 
@@ -132,3 +159,15 @@ class TrainResult:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+
+def eval_batch_size(config: TrainConfig) -> int:
+    """Images per scoring forward pass (see :attr:`TrainConfig.eval_batch_size`)."""
+    return config.eval_batch_size or EVAL_BATCH_FACTOR * config.batch_size
+
+
+def check_every(config: TrainConfig) -> int:
+    """Steps between non-finite checks (see :attr:`TrainConfig.check_every`)."""
+    if config.check_every is not None:
+        return config.check_every
+    return CUDA_CHECK_EVERY if config.device == "cuda" else 1

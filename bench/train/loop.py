@@ -1,29 +1,33 @@
 """The training loop shared by every stage (plain, regularised, shrunk, expanded) and both tasks.
 
 Per epoch: ``model.train()`` (only before the first epoch with ``blog_eval_mode_bug``), the steps, then
-evaluation on train and val in eval mode; the best validation checkpoint is kept on the CPU and loaded
-back at the end, and the test set (if any) is scored with it. A NaN/inf loss ends the run with
-``status="diverged"`` instead of an exception, so a sweep records it and goes on.
+(every ``val_every`` epochs and after the last) validation in eval mode, plus the train split when
+``eval_train_every_epoch``; the best validation checkpoint is kept on the CPU and loaded back at the end, and
+the train split (unless scored every epoch) and the test set are scored with it. Scoring runs in batches of
+``eval_batch_size`` and never touches the global RNG, so how often it runs does not change the trained weights.
+A NaN/inf loss ends the run with ``status="diverged"`` instead of an exception, so a sweep records it and goes
+on; losses stay on the device between checks (every ``check_every`` steps), and the message still names the
+step where the loss first went non-finite.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from bench.errors import BenchError
-from bench.train._device import autocast, grad_scaler, move_images, resolve_device
-from bench.train.config import TrainConfig, TrainHooks, TrainResult
+from bench.train._device import autocast, cudnn_autotune, grad_scaler, move_images, resolve_device
+from bench.train.config import TrainConfig, TrainHooks, TrainResult, check_every, eval_batch_size
 from bench.train.determinism import deterministic_algorithms, loader_generator, seed_worker, seeded
 from bench.train.evaluate import evaluate
 from bench.train.losses import LossFn, create_loss, default_loss
-from bench.train.metrics import create_metrics, default_monitor, metric_names
+from bench.train.metrics import MetricAccumulator, create_metrics, default_monitor, metric_names
 from bench.train.progress import EpochProgress
 
 if TYPE_CHECKING:
@@ -41,12 +45,71 @@ class _EpochStats:
     diverged: str = ""
 
 
-def _loader(data: Dataset[Any], config: TrainConfig, device: torch.device, *, shuffle: bool) -> DataLoader[Any]:
+@dataclass
+class _Pending:
+    """Steps whose losses are still on the device: checked (one host-device sync) every ``check_every`` steps."""
+
+    first_step: int = 0
+    first_global: int = 0
+    task: list[Tensor] = field(default_factory=list)
+    extra: list[Tensor] = field(default_factory=list)
+    images: list[int] = field(default_factory=list)
+
+    def settle(self, stats: _EpochStats, epoch: int, bar: EpochProgress) -> bool:
+        """Move the pending steps into ``stats``; False (and ``stats.diverged`` set) at the first non-finite one."""
+        tasks = torch.stack(self.task).tolist() if self.task else []
+        extras = torch.stack(self.extra).tolist() if self.extra else [0.0] * len(tasks)
+        for i, (task_value, extra_value, images) in enumerate(zip(tasks, extras, self.images)):
+            for what, value in (("task loss", task_value), ("extra loss", extra_value)):
+                if not math.isfinite(value):
+                    stats.diverged = (f"{what} became {value} at epoch {epoch}, step {self.first_step + i} "
+                                      f"(global step {self.first_global + i})")
+                    return False
+            stats.steps += 1
+            stats.images += images
+            stats.task_loss += task_value
+            stats.extra_loss += extra_value
+            bar.advance(task_value)
+        self.first_step += len(tasks)
+        self.first_global += len(tasks)
+        self.task, self.extra, self.images = [], [], []
+        return True
+
+
+def _loader(data: Dataset[Any], config: TrainConfig, device: torch.device, *, shuffle: bool,
+            batch_size: int | None = None) -> DataLoader[Any]:
+    """Every loader draws from its own seeded generator, never the global RNG (which dropout and init use)."""
     return DataLoader(
-        data, batch_size=config.batch_size, shuffle=shuffle, num_workers=config.num_workers,
+        data, batch_size=batch_size or config.batch_size, shuffle=shuffle, num_workers=config.num_workers,
         pin_memory=device.type == "cuda", worker_init_fn=seed_worker, generator=loader_generator(config.seed),
         persistent_workers=config.num_workers > 0,
     )
+
+
+def _eval_loader(data: Dataset[Any], config: TrainConfig, device: torch.device) -> DataLoader[Any]:
+    """Scoring batches of ``eval_batch_size``; a smoke run's cap keeps the images the capped training-sized
+    batches held."""
+    if config.max_steps_per_epoch is not None:
+        data = Subset(data, range(min(len(data), config.max_steps_per_epoch * config.batch_size)))  # type: ignore[arg-type]
+    return _loader(data, config, device, shuffle=False, batch_size=eval_batch_size(config))
+
+
+class _TrainSizedBatches:
+    """Feeds a metric accumulator training-sized slices of each (larger) scoring batch, so per-batch metrics
+    (the blog's ``dice_batch_mean``) keep their meaning; everything else passes through."""
+
+    def __init__(self, inner: MetricAccumulator, batch_size: int) -> None:
+        self.inner, self.batch_size = inner, batch_size
+
+    def update(self, logits: Tensor, target: Tensor) -> None:
+        for part, part_target in zip(logits.split(self.batch_size), target.split(self.batch_size)):
+            self.inner.update(part, part_target)
+
+    def compute(self) -> dict[str, float]:
+        return self.inner.compute()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 def _optimizer(model: nn.Module, config: TrainConfig, hooks: TrainHooks) -> torch.optim.Optimizer:
@@ -71,8 +134,12 @@ def _train_epoch(
     scaler: torch.amp.GradScaler, config: TrainConfig, hooks: TrainHooks, device: torch.device,
     epoch: int, global_step: int, bar: EpochProgress,
 ) -> _EpochStats:
-    """One pass over the training set; stops at the first non-finite loss and says where."""
-    stats = _EpochStats()
+    """One pass over the training set; stops at the first non-finite loss it sees and says where it appeared.
+
+    Losses are checked every ``check_every`` steps, before the optimizer step of the step that fills the batch
+    of checks (so with 1, as on the CPU, a non-finite loss is never stepped on).
+    """
+    stats, pending, every = _EpochStats(), _Pending(first_global=global_step), check_every(config)
     for step, (x, y) in enumerate(loader):
         if config.max_steps_per_epoch is not None and step >= config.max_steps_per_epoch:
             break
@@ -81,25 +148,25 @@ def _train_epoch(
             logits = model(x)
         task_loss = loss_fn(logits.float(), y)
         extra = hooks.extra_loss() if hooks.extra_loss is not None else None
-        task_value = float(task_loss.detach())
-        extra_value = float(extra.detach()) if extra is not None else 0.0
-        for what, value in (("task loss", task_value), ("extra loss", extra_value)):
-            if not math.isfinite(value):
-                stats.diverged = f"{what} became {value} at epoch {epoch}, step {step} (global step {global_step})"
-                return stats
+        pending.task.append(task_loss.detach())
+        if extra is not None:
+            pending.extra.append(extra.detach())
+        pending.images.append(x.shape[0])
+        if len(pending.task) >= every and not pending.settle(stats, epoch, bar):
+            return stats
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(task_loss if extra is None else task_loss + extra).backward()
         scaler.step(optimizer)
         scaler.update()
         if hooks.after_step is not None:
             hooks.after_step(optimizer)
-        global_step += 1
-        stats.steps += 1
-        stats.images += x.shape[0]
-        stats.task_loss += task_value
-        stats.extra_loss += extra_value
-        bar.advance(task_value)
+    pending.settle(stats, epoch, bar)
     return stats
+
+
+def _scored(epoch: int, config: TrainConfig) -> bool:
+    """Whether validation runs after ``epoch``: every ``val_every`` epochs and after the last."""
+    return (epoch + 1) % config.val_every == 0 or epoch == config.epochs - 1
 
 
 def train(
@@ -121,16 +188,20 @@ def train(
     device = resolve_device(config.device)
     loss_fn = create_loss(config.loss or default_loss(splits.num_classes, splits.task), splits.num_classes,
                           splits.ignore_index, task=splits.task)
-    eval_loaders = {"train": _loader(splits.train, config, device, shuffle=False) if config.eval_train else None,
-                    "val": _loader(splits.val, config, device, shuffle=False)}
+    eval_loaders = {"train": _eval_loader(splits.train, config, device) if config.eval_train else None,
+                     "val": _eval_loader(splits.val, config, device)}
+    per_epoch = {"train": config.eval_train and config.eval_train_every_epoch, "val": True}
+    unscored = {name: math.nan for name in metric_names(splits.task)}
 
     def metrics_on(loader: DataLoader[Any]) -> dict[str, float]:
-        return evaluate(model, loader, create_metrics(splits.task, splits.num_classes, splits.ignore_index),
-                        device=device, channels_last=config.channels_last, amp=config.amp,
-                        max_batches=config.max_steps_per_epoch)
+        metrics = create_metrics(splits.task, splits.num_classes, splits.ignore_index)
+        return evaluate(model, loader, _TrainSizedBatches(metrics, config.batch_size),  # type: ignore[arg-type]
+                        device=device, channels_last=config.channels_last, amp=config.amp)
 
-    with seeded(config.seed), deterministic_algorithms(config.deterministic):
+    with (seeded(config.seed), deterministic_algorithms(config.deterministic),
+          cudnn_autotune(device, config.deterministic)):
         model.to(device, memory_format=torch.channels_last if config.channels_last else torch.preserve_format)
+        stepped = torch.compile(model) if config.compile else model
         optimizer = _optimizer(model, config, hooks)
         scaler = grad_scaler(device, config.amp)
         train_loader = _loader(splits.train, config, device, shuffle=True)
@@ -145,15 +216,19 @@ def train(
                     model.train()
                 bar.start_epoch(epoch, steps_per_epoch)
                 t0 = time.perf_counter()
-                stats = _train_epoch(model, train_loader, loss_fn, optimizer, scaler, config, hooks, device,
+                stats = _train_epoch(stepped, train_loader, loss_fn, optimizer, scaler, config, hooks, device,
                                      epoch, steps, bar)
                 steps += stats.steps
                 if stats.diverged:
                     message = stats.diverged
                     break
                 t1 = time.perf_counter()
-                train_m = metrics_on(eval_loaders["train"]) if eval_loaders["train"] is not None else {}
-                val_m = metrics_on(eval_loaders["val"])
+                scored = _scored(epoch, config)
+                scores = {name: metrics_on(loader) if scored and per_epoch[name] else dict(unscored)
+                          for name, loader in eval_loaders.items() if loader is not None and per_epoch[name]}
+                if config.blog_eval_mode_bug:
+                    model.eval()  # scoring left BN in eval mode in the blog; keep it so on unscored epochs too
+                val_m = scores["val"]
                 row: dict[str, float] = {
                     "epoch": epoch,
                     "train_loss": stats.task_loss / max(stats.steps, 1),
@@ -162,7 +237,7 @@ def train(
                     "epoch_time_s": t1 - t0,
                     "eval_time_s": time.perf_counter() - t1,
                     "images_per_s": stats.images / (t1 - t0) if t1 > t0 else 0.0,
-                    **{f"train_{k}": v for k, v in train_m.items()},
+                    **{f"train_{k}": v for k, v in scores.get("train", {}).items()},
                     **{f"val_{k}": v for k, v in val_m.items()},
                 }
                 if hooks.on_epoch_end is not None:
@@ -172,14 +247,16 @@ def train(
                     row.update(added)
                 history.append(row)
                 bar.end_epoch(row, monitor)
-                if config.keep == "last" or best is None or val_m[monitor] > best[1]:
-                    best = (epoch, val_m[monitor], _cpu_state(model), train_m, val_m)
-        train_time_s = time.perf_counter() - start
+                if scored and (config.keep == "last" or best is None or val_m[monitor] > best[1]):
+                    best = (epoch, val_m[monitor], _cpu_state(model), scores.get("train", {}), val_m)
         test_m: dict[str, float] | None = None
         if best is not None:
             model.load_state_dict(best[2])
-            if splits.test is not None and len(splits.test) > 0:  # type: ignore[arg-type]
-                test_m = metrics_on(_loader(splits.test, config, device, shuffle=False))
+            if eval_loaders["train"] is not None and not per_epoch["train"]:
+                best = (*best[:3], metrics_on(eval_loaders["train"]), best[4])  # the kept weights, scored once
+        train_time_s = time.perf_counter() - start
+        if best is not None and splits.test is not None and len(splits.test) > 0:  # type: ignore[arg-type]
+            test_m = metrics_on(_eval_loader(splits.test, config, device))
     return TrainResult(
         history=history, best_epoch=best[0] if best else -1, best_val=best[1] if best else math.nan,
         monitor=monitor, train_metrics=best[3] if best else {}, val_metrics=best[4] if best else {},

@@ -43,7 +43,8 @@ def test_same_seed_same_numbers(tiny_splits: DatasetSplits, tiny_unet: Net) -> N
 def test_history_rows_and_result(tiny_splits: DatasetSplits, tiny_unet: Net) -> None:
     result = train(tiny_unet(), tiny_splits, FAST)
     assert [row["epoch"] for row in result.history] == [0, 1]
-    assert {"train_loss", "extra_loss", "lr", "train_dice", "val_dice_batch_mean", "val_iou"} <= set(result.history[0])
+    assert {"train_loss", "extra_loss", "lr", "val_dice_batch_mean", "val_iou"} <= set(result.history[0])
+    assert "train_dice" not in result.history[0] and set(result.train_metrics) == set(result.val_metrics)
     assert TIMING_KEYS <= set(result.history[0])
     assert result.monitor == "dice" and result.best_val == result.history[result.best_epoch]["val_dice"]
     assert result.test_metrics is not None and set(result.test_metrics) == set(result.val_metrics)
@@ -199,3 +200,19 @@ def test_unknown_monitor_and_loss(tiny_splits: DatasetSplits, tiny_unet: Net) ->
         train(tiny_unet(), tiny_splits, TrainConfig(monitor="miou", progress=False))
     with pytest.raises(BenchError, match="unknown binary loss 'focal'"):
         train(tiny_unet(), tiny_splits, TrainConfig(loss="focal", progress=False))
+
+
+@pytest.mark.parametrize("every", [2, 4, 100])
+def test_deferred_checks_still_name_the_step(tiny_splits: DatasetSplits, tiny_unet: Net, every: int) -> None:
+    """Losses checked every k steps (as on CUDA): the message names the step where the NaN appeared."""
+    model = NaNAfter(tiny_unet(), n=5)  # 3 steps per epoch: call 5 is epoch 1, step 1
+    result = train(model, tiny_splits, TrainConfig(epochs=3, batch_size=4, progress=False, check_every=every))
+    assert result.status == "diverged"
+    assert result.message == "task loss became nan at epoch 1, step 1 (global step 4)"
+    assert len(result.history) == 1 and result.best_epoch == 0 and result.steps == 4
+
+
+def test_deferred_checks_give_the_same_history(tiny_splits: DatasetSplits, tiny_unet: Net) -> None:
+    a = train(tiny_unet(), tiny_splits, replace(FAST, check_every=1))
+    b = train(tiny_unet(), tiny_splits, replace(FAST, check_every=5))
+    assert without_timing(a.history) == without_timing(b.history) and a.steps == b.steps

@@ -1,0 +1,56 @@
+"""Settings added for speed keep every existing case id and stage key (committed records stay valid)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bench.suite import SuiteError, load_suite, stage_key
+
+BASE = """
+name = "speed"
+seeds = [0]
+[data]
+name = "synthetic_buildings"
+count = 8
+size = 32
+[model]
+name = "unet"
+base = 8
+[train]
+epochs = 2
+lr = 1e-3
+"""
+BASE_STAGE = ["data", "model", "train", "seed"]
+
+
+def case(tmp_path: Path, extra: str = ""):
+    path = tmp_path / "s.toml"
+    path.write_text(textwrap.dedent(BASE + extra))
+    return load_suite(path).cases()[0]
+
+
+@pytest.mark.parametrize("setting", [
+    "eval_train_every_epoch = true", "eval_batch_size = 32", "check_every = 50",  # speed and logging only
+    "val_every = 1", "compile = false",  # new, at their "as before" value
+])
+def test_new_train_settings_keep_the_id_and_the_base_stage_key(tmp_path: Path, setting: str) -> None:
+    before = case(tmp_path)
+    after = case(tmp_path, setting + "\n")
+    assert after.id == before.id
+    assert stage_key(after, "base", BASE_STAGE) == stage_key(before, "base", BASE_STAGE)
+
+
+@pytest.mark.parametrize("setting", ["val_every = 2", "compile = true"])
+def test_settings_that_can_change_the_kept_weights_change_the_id(tmp_path: Path, setting: str) -> None:
+    before, after = case(tmp_path), case(tmp_path, setting + "\n")
+    assert after.id != before.id
+    assert stage_key(after, "base", BASE_STAGE) != stage_key(before, "base", BASE_STAGE)
+
+
+def test_eval_batch_size_must_be_whole_training_batches(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError) as info:
+        case(tmp_path, "batch_size = 8\neval_batch_size = 12\n")
+    assert any("eval_batch_size" in p and "expected a multiple of batch_size (8)" in p for p in info.value.problems)
