@@ -56,7 +56,21 @@ def run_suite(
     handed to the executor (:mod:`bench.executors`; ``executor_options`` are its CLI options, e.g.
     ``{"address": ...}`` or ``{"slurm_partition": ...}``) and statuses are read back from ``results``.
     """
+    from bench.executors.threads import wait_policy
+
+    with wait_policy():  # before torch loads (load_suite loads it): OpenMP reads it once; workers inherit it
+        return _run_suite(suite_path, profile=profile, results=results, device=device, only=only, force=force,
+                          retry_failed=retry_failed, dry_run=dry_run, data_path=data_path, jobs=jobs,
+                          progress=progress, executor=executor, executor_options=executor_options)
+
+
+def _run_suite(
+    suite_path: Path, *, profile: str, results: Path, device: str, only: Sequence[str], force: bool,
+    retry_failed: bool, dry_run: bool, data_path: Path | None, jobs: int, progress: bool, executor: str,
+    executor_options: dict[str, Any] | None,
+) -> RunSummary:
     from bench.executors import JobOptions, case_outcome, get_executor, needs_run
+    from bench.executors.threads import case_threads
     from bench.pipeline import RunOptions, case_status, plan_case, run_case
 
     suite = load_suite(suite_path, profile=profile, data_path=data_path)
@@ -91,7 +105,8 @@ def run_suite(
         options = RunOptions(device=device, force=force, retry_failed=retry_failed, progress=progress,
                              on_stage=on_stage)
         for case in cases:
-            statuses[case.id] = run_case(case, results, options)
+            with case_threads():
+                statuses[case.id] = run_case(case, results, options)
             bar.advance(task)
     return RunSummary(statuses)
 

@@ -18,7 +18,6 @@ computes each shared stage and the others reuse it, exactly as in a serial run.
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -85,10 +84,9 @@ def need(module: str, extra: str, executor: str) -> ModuleType:
 
 
 def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    from bench.executors.threads import allowed_cpus
+
+    return len(allowed_cpus())
 
 
 def group_cases(case_dicts: Sequence[CaseDict]) -> list[list[dict[str, Any]]]:
@@ -108,19 +106,20 @@ def run_job(
 ) -> dict[str, str]:
     """Run (or resume) the cases of one job in order; the worker side of every executor.
 
-    Sets torch's thread count for the job (restored afterwards), so each record's ``env.torch_threads``
-    says what the case ran with.
+    Sets torch's thread count per case (restored afterwards): at most ``options.threads`` (else the cores
+    this process may use), at most the CPUs idle when the case starts (:mod:`bench.executors.threads`), so
+    each record's ``env.torch_threads`` says what the case ran with.
     """
-    from bench.measure import torch_threads
+    from bench.executors.threads import case_threads
     from bench.pipeline import RunOptions, run_case
     from bench.suite import Case
 
     opts = options if isinstance(options, JobOptions) else JobOptions.from_dict(options)
     run_options = RunOptions(device=opts.device, force=opts.force, retry_failed=opts.retry_failed, progress=False)
     statuses: dict[str, str] = {}
-    with torch_threads(opts.threads or available_cores()):
-        for data in case_dicts:
-            case = Case.from_dict(data)
+    for data in case_dicts:
+        case = Case.from_dict(data)
+        with case_threads(opts.threads or available_cores()):
             statuses[case.id] = run_case(case, Path(results), run_options)
     return statuses
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import re
 import socket
@@ -35,6 +36,10 @@ def environment() -> dict[str, Any]:
         "cpu": cpu_model(),
         "cpu_count": _cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        # how the count was chosen, and how idle OpenMP threads wait (bench.executors.threads)
+        "threads_choice": os.environ.get("MORPH_BENCH_THREADS_CHOICE"),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
         "torch_git": getattr(torch.version, "git_version", None),
         "cuda": torch.version.cuda if cuda else None,
         "cudnn": cudnn,
