@@ -1,8 +1,8 @@
 """The harness's training loop against a bare PyTorch loop doing the same job, side by side in one process.
 
 Run: ``python -m pytest benchmarks/test_loop_overhead.py --benchmark-enable -s``. Same model, data, loss,
-optimizer and shuffling; the bare loop also scores validation every epoch and the train split once at the end
-(what the harness's defaults do), with plain tensor ops. Runs alternate (drift hits all alike); printed and kept
+optimizer and shuffling; the bare loop also scores validation every epoch and the train and test splits once at
+the end (what the harness's defaults do), with plain tensor ops. Runs alternate (drift hits all alike); printed and kept
 in ``extra_info``: ``harness_ratio`` (defaults / bare, target ≤ 1.05, issue 16) and ``per_epoch_train_ratio``
 (with the blog's per-epoch train scoring, the default before issue 16).
 """
@@ -53,6 +53,7 @@ def bare() -> None:
             opt.step()
         _dice(model, SPLITS.val)
     _dice(model, SPLITS.train)
+    _dice(model, SPLITS.test)
 
 
 def harness(**overrides: Any) -> None:

@@ -30,7 +30,7 @@ WAIT_ENV: Mapping[str, str] = {"GOMP_SPINCOUNT": "10000"}
 #: How the choice is shown in each record's environment block (read by bench.store.environment).
 CHOICE_ENV = "MORPH_BENCH_THREADS_CHOICE"
 #: How long the idle CPUs are sampled before a case.
-WINDOW_S = 0.2
+WINDOW_S = 0.1
 
 
 def allowed_cpus() -> set[int]:
