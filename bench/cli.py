@@ -182,6 +182,34 @@ def compare(
 
 @app.command()
 @_user_errors
+def verify(
+    records: Annotated[Path, typer.Argument(help="Committed records (archives or a results folder).")] = Path(
+        "reports/records"),
+    cases: Annotated[Optional[str], typer.Option("--cases", help="Comma-separated case ids (or prefixes).")] = None,
+    sample: Annotated[Optional[int], typer.Option("--sample", help="Rerun N committed cases drawn by --seed.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the --sample draw.")] = 0,
+    work: Annotated[Optional[Path], typer.Option("--work", help="Scratch results folder, kept (default: a "
+                                                 "temporary folder, removed).")] = None,
+    suites: Annotated[Path, typer.Option("--suites", help="Folder of the suite files.")] = Path("suites"),
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    tolerance: Annotated[float, typer.Option("--tolerance", help="Absolute Dice/accuracy band for one committed "
+                                             "seed without per-image counts.")] = 0.05,
+) -> None:
+    """Rerun committed cases and judge each metric: params/FLOPs/widths bit-exact, Dice/accuracy inside the
+    committed seed band or interval. Exit 0 when every metric reproduced, 1 otherwise."""
+    from bench import verify as verifying
+
+    ids = [c.strip() for c in cases.split(",") if c.strip()] if cases else []
+    checks = verifying.verify(records, cases=ids, sample=sample, seed=seed, work=work, suites=suites,
+                              device=device, tolerance=tolerance)
+    print(verifying.table(checks))
+    failed = sum(not c.ok for c in checks)
+    print(f"\n{len(checks) - failed} of {len(checks)} checks reproduced")
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+@_user_errors
 def export(
     case_id: Annotated[str, typer.Argument(help="Case id or unique prefix.")],
     results: Results = api.DEFAULT_RESULTS,
