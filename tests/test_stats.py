@@ -103,3 +103,19 @@ def test_mean_ci_is_the_student_t_interval() -> None:
     assert (mean, n) == (2.0, 3)
     assert half == pytest.approx(4.302653 * 1.0 / math.sqrt(3), rel=1e-6)  # t(0.975, 2) = 4.3027 from a table
     assert math.isnan(mean_ci([0.5])[1])
+
+
+def test_evaluations_prefer_counts_and_fall_back_to_the_scalar() -> None:
+    import pandas as pd
+
+    from bench.stats import evaluations
+
+    counts = {"tp": [[1, 3]], "fp": [[1, 0]], "fn": [[0, 1]], "correct": [5, 6], "total": [8, 8]}
+    rows = pd.DataFrame([{"seed": 0, "per_image": {"val": counts}, "metrics.val.dice": 0.8},
+                         {"seed": 1, "per_image": float("nan"), "metrics.val.dice": 0.7},  # an old record
+                         {"seed": 2, "per_image": float("nan"), "metrics.val.dice": float("nan")}])
+    got = evaluations(rows, "val", "dice")
+    assert set(got) == {0, 1} and got[1] == 0.7
+    assert isinstance(got[0], Counts) and pooled(got[0], "accuracy") == pytest.approx(11 / 16)
+    # a mix of counts and scalars resamples seeds only, and says so: n = seeds × ?
+    assert compare(got, {0: 0.75, 1: 0.65}, "dice").n == "2×?"
