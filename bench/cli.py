@@ -151,7 +151,7 @@ def report(
                                                 "the records as records/<suite>.jsonl); without it the markdown, "
                                                 "no figures, goes to stdout.")] = None,
 ) -> None:
-    """Blog-style reports: per-stage tables (mean ± std over seeds), layer widths, Pareto and γ figures.
+    """Blog-style reports: per-stage tables (mean ± 95% interval over seeds), layer widths, Pareto and γ figures.
 
     With --out the records behind the reports are kept in OUT/records, so `bench report OUT/records --out OUT`
     regenerates the same bytes on any machine, without the results folder.
@@ -170,7 +170,8 @@ def compare(
     b: Annotated[Path, typer.Argument(help="Results folder B.")],
     out: Annotated[Optional[Path], typer.Option("--out", help="Markdown file to write instead of stdout.")] = None,
 ) -> None:
-    """Two result sets side by side, matched by (suite, case, stage): A, B, B − A and B / A."""
+    """Two result sets side by side, matched by (suite, case, stage): A, B, B − A and B / A; quality also as a
+    paired comparison over seeds: Δ [95% CI], P(B > A), n."""
     text = api.compare_results(a, b)
     if out is None:
         print(text, end="")
