@@ -124,10 +124,15 @@ def train(
     eval_loaders = {"train": _loader(splits.train, config, device, shuffle=False) if config.eval_train else None,
                     "val": _loader(splits.val, config, device, shuffle=False)}
 
-    def metrics_on(loader: DataLoader[Any]) -> dict[str, float]:
-        return evaluate(model, loader, create_metrics(splits.task, splits.num_classes, splits.ignore_index),
-                        device=device, channels_last=config.channels_last, amp=config.amp,
-                        max_batches=config.max_steps_per_epoch)
+    per_image: dict[str, dict[str, list[Any]]] = {}  # split → its last evaluation's counts per image
+
+    def metrics_on(loader: DataLoader[Any], split: str = "") -> dict[str, float]:
+        metrics = create_metrics(splits.task, splits.num_classes, splits.ignore_index)
+        out = evaluate(model, loader, metrics, device=device, channels_last=config.channels_last, amp=config.amp,
+                       max_batches=config.max_steps_per_epoch)
+        if split:
+            per_image[split] = metrics.per_image()
+        return out
 
     with seeded(config.seed), deterministic_algorithms(config.deterministic):
         model.to(device, memory_format=torch.channels_last if config.channels_last else torch.preserve_format)
@@ -138,6 +143,7 @@ def train(
         history: list[dict[str, float]] = []
         best: tuple[int, float, dict[str, Tensor], dict[str, float], dict[str, float]] | None = None
         message, steps, start = "", 0, time.perf_counter()
+        best_per_image: dict[str, list[Any]] = {}
         model.train()
         with EpochProgress(config.epochs, config.progress) as bar:
             for epoch in range(config.epochs):
@@ -153,7 +159,7 @@ def train(
                     break
                 t1 = time.perf_counter()
                 train_m = metrics_on(eval_loaders["train"]) if eval_loaders["train"] is not None else {}
-                val_m = metrics_on(eval_loaders["val"])
+                val_m = metrics_on(eval_loaders["val"], "val")
                 row: dict[str, float] = {
                     "epoch": epoch,
                     "train_loss": stats.task_loss / max(stats.steps, 1),
@@ -174,17 +180,19 @@ def train(
                 bar.end_epoch(row, monitor)
                 if config.keep == "last" or best is None or val_m[monitor] > best[1]:
                     best = (epoch, val_m[monitor], _cpu_state(model), train_m, val_m)
+                    best_per_image = per_image["val"]
         train_time_s = time.perf_counter() - start
         test_m: dict[str, float] | None = None
         if best is not None:
             model.load_state_dict(best[2])
             if splits.test is not None and len(splits.test) > 0:  # type: ignore[arg-type]
-                test_m = metrics_on(_loader(splits.test, config, device, shuffle=False))
+                test_m = metrics_on(_loader(splits.test, config, device, shuffle=False), "test")
     return TrainResult(
         history=history, best_epoch=best[0] if best else -1, best_val=best[1] if best else math.nan,
         monitor=monitor, train_metrics=best[3] if best else {}, val_metrics=best[4] if best else {},
         test_metrics=test_m, train_time_s=train_time_s, status="diverged" if message else "ok",
         message=message, seed=config.seed, steps=steps, config=config,
+        per_image={"val": best_per_image, **({"test": per_image["test"]} if test_m is not None else {})},
     )
 
 
