@@ -1,4 +1,5 @@
-"""Sessions: `nox` runs the tests; `nox -s reproduce` reruns every suite and regenerates reports/;
+"""Sessions: `nox` runs the tests; `nox -s reproduce` reruns every suite and regenerates reports/; `nox -s verify`
+reruns committed cases and checks them against reports/records;
 `nox -s reports` re-renders reports/ from the records committed in reports/records (no training)."""
 
 from __future__ import annotations
@@ -37,3 +38,13 @@ def reports(session: nox.Session) -> None:
     """Re-render reports/ from reports/records/*.jsonl: the same bytes as committed (a test checks the markdown)."""
     session.install("-e", ".")
     session.run("bench", "report", "reports/records", "--out", "reports")
+
+
+@nox.session(python="3.11")
+def verify(session: nox.Session) -> None:
+    """Rerun committed cases in a scratch folder and judge them against reports/records (`bench verify`).
+
+    Posargs go to `bench verify`; default: two cases drawn with seed 0, e.g. `nox -s verify -- --cases 26cecae07363`.
+    """
+    session.install("-e", ".")
+    session.run("bench", "verify", "reports/records", *(session.posargs or ["--sample", "2"]))

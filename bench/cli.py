@@ -151,7 +151,7 @@ def report(
                                                 "the records as records/<suite>.jsonl); without it the markdown, "
                                                 "no figures, goes to stdout.")] = None,
 ) -> None:
-    """Blog-style reports: per-stage tables (mean ± std over seeds), layer widths, Pareto and γ figures.
+    """Blog-style reports: per-stage tables (mean ± 95% interval over seeds), layer widths, Pareto and γ figures.
 
     With --out the records behind the reports are kept in OUT/records, so `bench report OUT/records --out OUT`
     regenerates the same bytes on any machine, without the results folder.
@@ -170,7 +170,8 @@ def compare(
     b: Annotated[Path, typer.Argument(help="Results folder B.")],
     out: Annotated[Optional[Path], typer.Option("--out", help="Markdown file to write instead of stdout.")] = None,
 ) -> None:
-    """Two result sets side by side, matched by (suite, case, stage): A, B, B − A and B / A."""
+    """Two result sets side by side, matched by (suite, case, stage): A, B, B − A and B / A; quality also as a
+    paired comparison over seeds: Δ [95% CI], P(B > A), n."""
     text = api.compare_results(a, b)
     if out is None:
         print(text, end="")
@@ -178,6 +179,34 @@ def compare(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     print(f"wrote {out}")
+
+
+@app.command()
+@_user_errors
+def verify(
+    records: Annotated[Path, typer.Argument(help="Committed records (archives or a results folder).")] = Path(
+        "reports/records"),
+    cases: Annotated[Optional[str], typer.Option("--cases", help="Comma-separated case ids (or prefixes).")] = None,
+    sample: Annotated[Optional[int], typer.Option("--sample", help="Rerun N committed cases drawn by --seed.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the --sample draw.")] = 0,
+    work: Annotated[Optional[Path], typer.Option("--work", help="Scratch results folder, kept (default: a "
+                                                 "temporary folder, removed).")] = None,
+    suites: Annotated[Path, typer.Option("--suites", help="Folder of the suite files.")] = Path("suites"),
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    tolerance: Annotated[float, typer.Option("--tolerance", help="Absolute Dice/accuracy band for one committed "
+                                             "seed without per-image counts.")] = 0.05,
+) -> None:
+    """Rerun committed cases and judge each metric: params/FLOPs/widths bit-exact, Dice/accuracy inside the
+    committed seed band or interval. Exit 0 when every metric reproduced, 1 otherwise."""
+    from bench import verify as verifying
+
+    ids = [c.strip() for c in cases.split(",") if c.strip()] if cases else []
+    checks = verifying.verify(records, cases=ids, sample=sample, seed=seed, work=work, suites=suites,
+                              device=device, tolerance=tolerance)
+    print(verifying.table(checks))
+    failed = sum(not c.ok for c in checks)
+    print(f"\n{len(checks) - failed} of {len(checks)} checks reproduced")
+    raise typer.Exit(1 if failed else 0)
 
 
 @app.command()

@@ -10,7 +10,6 @@ Examples (the real sets in shared/data need only options):
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from bench.data._cache import ByteLRU
 from bench.data._geometry import Anchor, EdgeMode, SizeMode, Window, as_hw, cut, windows
 from bench.data._io import image_size, read_array, to_image_tensor
 from bench.data._masks import ColourMapSpec, Encoding, MaskDecoder, make_decoder
@@ -33,8 +33,8 @@ class FolderSegmentation(Dataset):
     """Items (image [C,H,W] float32, mask [H,W] int64) from paired files, one window per item.
 
     File headers are read up front (to check sizes and count tiles); pixels are decoded on
-    first use and the last `cache_size` decoded pairs are kept, so consecutive tiles of one
-    image decode it once.
+    first use and kept up to `cache_bytes` (see `bench.data._cache`), so shuffled tiles of one
+    image decode it once per process, not once per tile.
     """
 
     def __init__(
@@ -46,15 +46,14 @@ class FolderSegmentation(Dataset):
         crop_anchor: Anchor = "center",
         tile_edge: EdgeMode = "drop",
         image_mode: str | None = None,
-        cache_size: int = 4,
+        cache_bytes: int | None = None,
     ) -> None:
         self.pairs = list(pairs)
         self.decoder = decoder
         self.image_mode = image_mode
         self.num_classes: int = decoder.num_classes
         self.ignore_index: int | None = decoder.ignore_index
-        self.cache_size = cache_size
-        self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache: ByteLRU[tuple[np.ndarray, np.ndarray]] = ByteLRU(cache_bytes)
         hw = as_hw(size)
         self.items: list[tuple[int, Window]] = []
         for index, pair in enumerate(self.pairs):
@@ -78,9 +77,9 @@ class FolderSegmentation(Dataset):
         return x, y
 
     def _load(self, pair_index: int) -> tuple[np.ndarray, np.ndarray]:
-        if pair_index in self._cache:
-            self._cache.move_to_end(pair_index)
-            return self._cache[pair_index]
+        return self._cache.get(pair_index, lambda: self._decode(pair_index))
+
+    def _decode(self, pair_index: int) -> tuple[np.ndarray, np.ndarray]:
         pair = self.pairs[pair_index]
         image = read_array(pair.image, self.image_mode)
         mask = self.decoder.decode(pair.mask)
@@ -89,14 +88,11 @@ class FolderSegmentation(Dataset):
             raise DataError(f"{pair.mask}: size {mask.shape} differs from {where}")
         if pair.roi is not None:
             mask[read_array(pair.roi, "L") <= 127] = self.decoder.ignore_index
-        self._cache[pair_index] = (image, mask)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
         return image, mask
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_cache"] = OrderedDict()  # workers decode their own files
+        state["_cache"] = ByteLRU(self._cache.budget)  # workers decode their own files
         return state
 
 

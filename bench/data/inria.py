@@ -8,7 +8,6 @@ run never holds all tiles in RAM.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from bench.data._cache import ByteLRU
 from bench.data._io import image_size, read_array, to_image_tensor
 from bench.data._pairing import natural_key
 from bench.data.splits import DatasetSplits, LabelledSubset, seeded_partition
@@ -26,26 +26,23 @@ _TILE = re.compile(r"^([a-z_-]+?)(\d+)$", re.IGNORECASE)
 
 
 class _TileReader:
-    """Pixels of one tile file: a read-only memory map if possible, else a cached decode."""
+    """Pixels of one tile file: a read-only memory map if possible (0 bytes held), else a decode kept in a
+    byte-budget cache, so shuffled crops of a compressed tile decode it once, not once per crop."""
 
-    def __init__(self, cache_size: int = 2) -> None:
-        self.cache_size = cache_size
-        self._cache: OrderedDict[Path, np.ndarray] = OrderedDict()
+    def __init__(self, cache_bytes: int | None = None) -> None:
+        self._cache: ByteLRU[np.ndarray] = ByteLRU(cache_bytes)
 
     def __call__(self, path: Path) -> np.ndarray:
-        if path in self._cache:
-            self._cache.move_to_end(path)
-            return self._cache[path]
-        try:
-            import tifffile
+        return self._cache.get(path, lambda: _map_or_decode(path))
 
-            array = np.asarray(tifffile.memmap(path, mode="r"))
-        except Exception:
-            array = read_array(path)
-        self._cache[path] = array
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return array
+
+def _map_or_decode(path: Path) -> np.ndarray:
+    try:
+        import tifffile
+
+        return np.asarray(tifffile.memmap(path, mode="r"))
+    except Exception:
+        return read_array(path)
 
 
 class InriaCrops(Dataset):

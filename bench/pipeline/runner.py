@@ -29,7 +29,7 @@ from morph.errors import MorphError
 STAGE_CACHE = ".stages"
 _RECORD_FIELDS = ("status", "error", "widths", "params", "macs", "flops", "latency", "peak_memory_bytes",
                   "train_time_s", "throughput", "metrics", "history", "histogram", "extra", "started_at", "ended_at",
-                  "env")
+                  "env", "per_image")
 
 
 @dataclass

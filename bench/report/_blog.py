@@ -12,6 +12,9 @@ Which of our cases stands for which blog table (by settings, so labels may chang
 - Table 5: suite ``one_conv``, model unet_one_conv, method blog, threshold 1e-3 (A) and 1e-2 (B).
 Cases with ``index_shift_bug`` are left out of the stage table (they exist to reproduce widths). Where both
 profiles' records are loaded, the full profile's are shown.
+
+Every conclusion carries Δ, its 95% interval, P(A > B) and n (:mod:`bench.stats`), and is decided on the interval;
+records of a single seed read "one seed (no verdict)", with what the rule would say on that seed.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report._format import fmt_count, mean_std
+from bench.report._format import fmt_comparison, fmt_count, fmt_fixed
 from bench.report._groups import group_label, layer_order
+from bench.stats import Comparison, compare, evaluations
 
 #: A spread of val Dice across symmetry levels up to this much (or twice the seed-to-seed std) is "no effect".
 DICE_TOLERANCE = 0.02
@@ -38,6 +42,7 @@ SIZE_RATIO = 1.5
 BLOG_SOURCE = "shared/reference/morph-u-net-blog.md"
 
 HOLDS, FAILS, NOT_RUN = "holds", "does not hold", "not run"
+ONE_SEED, UNDECIDED = "one seed (no verdict)", "not shown either way"
 
 
 @dataclass(frozen=True)
@@ -120,10 +125,7 @@ def _prefer_full(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _dice(values: Sequence[Any]) -> str:
-    mean, std, n = mean_std([v for v in values if not _missing(v)])
-    if not n:
-        return "–"
-    return f"{mean:.3f}" + (f" ± {std:.3f}" if n > 1 and std > 0 else "")
+    return fmt_fixed([v for v in values if not _missing(v)], 3)  # mean ± 95% interval over seeds
 
 
 def _share(part: float, whole: float) -> str:
@@ -216,8 +218,28 @@ def _numbers_table(df: pd.DataFrame) -> str:
 @dataclass(frozen=True)
 class Verdict:
     claim: str
-    status: str  # HOLDS, FAILS or NOT_RUN
+    status: str  # HOLDS, FAILS, UNDECIDED, ONE_SEED or NOT_RUN
     evidence: str
+
+
+def _seeded(status: str, seeds: int, evidence: str) -> tuple[str, str]:
+    """One seed is never a verdict: the status becomes ONE_SEED and the evidence says what the rule gave."""
+    if seeds >= 2 or status == NOT_RUN:
+        return status, evidence
+    return ONE_SEED, f"{evidence} (on one seed the rule gives: {status})"
+
+
+def _n_seeds(rows: pd.DataFrame) -> int:
+    return int(pd.to_numeric(_col(rows, "seed"), errors="coerce").dropna().nunique())
+
+
+def _by_interval(c: Comparison, low_ok: float, high_bad: float) -> str:
+    """HOLDS when the whole interval is above ``low_ok``, FAILS when it is all below ``high_bad``, else undecided."""
+    if c.low > low_ok:
+        return HOLDS
+    if c.high < high_bad:
+        return FAILS
+    return UNDECIDED
 
 
 def _first_last(names: Sequence[str]) -> tuple[str, str] | None:
@@ -259,11 +281,20 @@ def later_layers_shrink_more(df: pd.DataFrame) -> Verdict:
         seeds.setdefault(name, []).append((f, l))
     pairs = [(name, sum(f for f, _ in v) / len(v), sum(l for _, l in v) / len(v)) for name, v in seeds.items()]
     later = sum(1 for _, f, l in pairs if l < f)
-    status = HOLDS if later / len(pairs) >= LATER_SHARE else FAILS
+    # case groups are the paired units here: Δ = first − last alive fraction, resampled over groups
+    c = compare({n: f for n, f, _ in pairs}, {n: l for n, _, l in pairs}, "fraction")
+    status = (_by_interval(c, 0.0, 0.0) if len(pairs) > 1 else HOLDS if later else FAILS)
+    if status != UNDECIDED and (later / len(pairs) >= LATER_SHARE) != (status == HOLDS):
+        status = UNDECIDED  # the interval and the share rule disagree
     shown = "; ".join(f"{name} {f:.2f} → {l:.2f}" for name, f, l in pairs[:6])
     more = f"; … ({len(pairs) - 6} more)" if len(pairs) > 6 else ""
-    return Verdict(claim, status, f"the last conv kept a smaller fraction than the first in {later} of {len(pairs)} "
-                   f"cases (rule: ≥ {LATER_SHARE:.0%}); first → last alive fraction: {shown}{more}")
+    ci = f" [95% CI {c.low:+.2f}, {c.high:+.2f}]" if len(pairs) > 1 else ""
+    status, text = _seeded(status, _n_seeds(learn), (
+        f"the last conv kept a smaller fraction than the first in {later} of {len(pairs)} cases (rule: ≥ "
+        f"{LATER_SHARE:.0%} and a 95% interval of Δ above 0); Δ (first − last alive fraction) {c.delta:+.2f}{ci}, "
+        f"P(first > last) {later / len(pairs):.2f}, n {len(pairs)} case groups × {max(_n_seeds(learn), 1)} "
+        f"seed(s); first → last alive fraction: {shown}{more}"))
+    return Verdict(claim, status, text)
 
 
 def symmetry_does_not_matter(df: pd.DataFrame) -> Verdict:
@@ -289,14 +320,18 @@ def symmetry_does_not_matter(df: pd.DataFrame) -> Verdict:
         return Verdict(claim, NOT_RUN, f"only {len(by_level)} symmetry level(s) finished")
     means = {k: sum(v) / len(v) for k, v in by_level.items()}
     spread = max(means.values()) - min(means.values())
-    stds = [mean_std(v)[1] for v in by_level.values() if len(v) > 1]
-    noise = math.sqrt(sum(s * s for s in stds) / len(stds)) if stds else math.nan
-    tol = max(DICE_TOLERANCE, 2 * noise) if math.isfinite(noise) else DICE_TOLERANCE
-    status = HOLDS if spread <= tol + 1e-9 else FAILS
+    hi, lo = max(means, key=means.get), min(means, key=means.get)  # type: ignore[arg-type]
+    c = compare(evaluations(final[final["_sym"] == hi], "val", "dice"),
+                evaluations(final[final["_sym"] == lo], "val", "dice"), "dice")
+    # equal within the tolerance: the interval of the widest gap lies inside ±tolerance; a gap shown beyond it fails
+    status = HOLDS if c.high <= DICE_TOLERANCE + 1e-9 else FAILS if c.low > DICE_TOLERANCE else UNDECIDED
+    if c.seeds < 2:
+        status = HOLDS if spread <= DICE_TOLERANCE + 1e-9 else FAILS
     levels = "; ".join(f"level {k}: Dice {means[k]:.3f}, {fmt_count(params[k])} params" for k in sorted(means))
-    noise_text = f"2 × seed std {2 * noise:.3f}" if math.isfinite(noise) else "one seed per level"
-    return Verdict(claim, status, f"val Dice spread {spread:.3f} across levels vs tolerance {tol:.3f} "
-                   f"(max of {DICE_TOLERANCE} and {noise_text}); {levels}")
+    status, text = _seeded(status, c.seeds, (
+        f"val Dice spread {spread:.3f} across levels (rule: the 95% interval of the widest gap within "
+        f"{DICE_TOLERANCE}); level {hi} − level {lo}: {fmt_comparison(c)}; {levels}"))
+    return Verdict(claim, status, text)
 
 
 def one_conv_suffices(df: pd.DataFrame) -> Verdict:
@@ -317,7 +352,7 @@ def one_conv_suffices(df: pd.DataFrame) -> Verdict:
             if dice and params:
                 first = g.iloc[0]
                 out.append({"data": tuple(str(_get(first, k)) for k in keys), "dice": sum(dice) / len(dice),
-                            "params": sum(params) / len(params),
+                            "params": sum(params) / len(params), "evals": evaluations(g, "val", "dice"),
                             "name": f"{first['suite']}: {group_label(first['label'])} {stage}"})
         return out
 
@@ -333,11 +368,23 @@ def one_conv_suffices(df: pd.DataFrame) -> Verdict:
         return Verdict(claim, NOT_RUN, "no one-conv and double-conv U-Nets of similar size on the same data")
     diffs = [o["dice"] - d["dice"] for o, d in pairs]
     mean = sum(diffs) / len(diffs)
-    status = HOLDS if mean >= -DICE_TOLERANCE else FAILS
+    tests = [compare(o["evals"], d["evals"], "dice") for o, d in pairs]
+    seeds = min(c.seeds for c in tests)
+    # not worse than the tolerance: every pair's interval above −tolerance; shown worse: one pair's all below it
+    if any(_by_interval(c, -DICE_TOLERANCE, -DICE_TOLERANCE) == FAILS for c in tests):
+        status = FAILS
+    elif all(_by_interval(c, -DICE_TOLERANCE, -DICE_TOLERANCE) == HOLDS for c in tests):
+        status = HOLDS
+    else:
+        status = UNDECIDED
+    if seeds < 2:
+        status = HOLDS if mean >= -DICE_TOLERANCE else FAILS
     shown = "; ".join(f"{fmt_count([o['params']])} one-conv {o['dice']:.3f} vs {fmt_count([d['params']])} "
-                      f"double-conv {d['dice']:.3f}" for o, d in pairs[:4])
-    return Verdict(claim, status, f"mean val Dice difference (one − double conv) {mean:+.3f} over {len(pairs)} "
-                   f"size-matched pairs (rule: ≥ −{DICE_TOLERANCE}); {shown}")
+                      f"double-conv {d['dice']:.3f}: {fmt_comparison(c)}" for (o, d), c in zip(pairs[:4], tests))
+    status, text = _seeded(status, seeds, (
+        f"mean val Dice difference (one − double conv) {mean:+.3f} over {len(pairs)} size-matched pairs (rule: "
+        f"each pair's 95% interval above −{DICE_TOLERANCE}); {shown}"))
+    return Verdict(claim, status, text)
 
 
 def _dead_and_spread(row: pd.Series) -> tuple[float, float] | None:
@@ -380,22 +427,34 @@ def gamma_fails_with_adam(df: pd.DataFrame) -> Verdict:
     proximal = _mask(learn, [not _missing(p) and bool(p) for p in _col(learn, "config.morph.proximal")])
     prox = learn[(_col(learn, "config.morph.method") == "morphnet") & proximal]
 
-    def stats(rows: pd.DataFrame) -> tuple[float, float, int] | None:
-        found = [s for s in (_dead_and_spread(r) for _, r in rows.iterrows()) if s is not None]
+    def stats(rows: pd.DataFrame) -> tuple[float, float, int, dict[int, float]] | None:
+        found = [(int(r["seed"]) if not _missing(r.get("seed")) else 0, s) for _, r in rows.iterrows()
+                 if (s := _dead_and_spread(r)) is not None]
         if not found:
             return None
-        return (sum(d for d, _ in found) / len(found), sum(s for _, s in found) / len(found), len(found))
+        dead: dict[int, list[float]] = {}
+        for seed, (d, _) in found:
+            dead.setdefault(seed, []).append(d)
+        return (sum(d for _, (d, _) in found) / len(found), sum(s for _, (_, s) in found) / len(found), len(found),
+                {seed: sum(v) / len(v) for seed, v in dead.items()})
 
     a, p = stats(adam), stats(prox)
     if a is None:
         return Verdict(claim, NOT_RUN, "no γ histogram from the blog's method with Adam")
+    # the rule on the interval of the dead share over seeds: all of it at most 5% holds, all of it above fails
+    share = compare(a[3], {s: DEAD_FAILS for s in a[3]}, "share")
     status = HOLDS if a[0] <= DEAD_FAILS else FAILS
+    if share.seeds >= 2:
+        status = HOLDS if share.high <= 0 else FAILS if share.low > 0 else UNDECIDED
     text = (f"blog γ-L1 + Adam: {a[0]:.0%} of γ below the threshold, p10–p90 spread {a[1]:.2f} decades "
-            f"({a[2]} run(s); rule: ≤ {DEAD_FAILS:.0%} dead = fails)")
+            f"({a[2]} run(s); rule: ≤ {DEAD_FAILS:.0%} dead = fails); dead share − {DEAD_FAILS:.0%}: "
+            f"{fmt_comparison(share, 2)}")
     if p is not None:
-        text += f"; proximal fix: {p[0]:.0%} dead, spread {p[1]:.2f} decades ({p[2]} run(s))"
+        text += (f"; proximal fix: {p[0]:.0%} dead, spread {p[1]:.2f} decades ({p[2]} run(s)); proximal − Adam dead "
+                 f"share: {fmt_comparison(compare(p[3], a[3], 'share'), 2)}")
     else:
         text += "; proximal fix: not run"
+    status, text = _seeded(status, share.seeds, text)
     return Verdict(claim, status, text)
 
 

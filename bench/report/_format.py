@@ -1,7 +1,8 @@
 """Fixed number formats for report cells, so that the same results always give the same bytes.
 
-Why one module: every table formats mean ± std the same way (sample std, ddof=1; no ± for one run), and the
-decimals are chosen from the mean's magnitude so that the std is shown at the same precision.
+Why one module: every table formats mean ± 95% interval the same way (Student-t over seeds,
+:func:`bench.stats.mean_ci`; no ± for one run), every paired comparison as Δ [95% CI], P(A > B), n, and the
+decimals are chosen from the mean's magnitude so that the interval is shown at the same precision.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
+from bench.stats import Comparison, mean_ci
 
 _SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
@@ -44,7 +47,7 @@ def sig_decimals(value: float, digits: int = 3, most: int = 4) -> int:
 
 
 def pm(mean: float, std: float, decimals: int, unit: str = "") -> str:
-    """``"0.842 ± 0.013"``; ``"0.842"`` when there is no std or it is exactly 0 (every seed agrees, as
+    """``"0.842 ± 0.013"``; ``"0.842"`` when there is no spread or it is exactly 0 (every seed agrees, as
     parameter counts usually do); ``"–"`` when there is no mean."""
     if not math.isfinite(mean):
         return "–"
@@ -55,20 +58,20 @@ def pm(mean: float, std: float, decimals: int, unit: str = "") -> str:
 
 
 def fmt_fixed(values: Sequence[float | int | None], decimals: int = 3) -> str:
-    """Mean ± std at a fixed number of decimals (accuracy, Dice)."""
-    mean, std, _ = mean_std(values)
-    return pm(mean, std, decimals)
+    """Mean ± 95% interval half-width over seeds at a fixed number of decimals (accuracy, Dice)."""
+    mean, half, _ = mean_ci(finite(values))
+    return pm(mean, half, decimals)
 
 
 def fmt_sig(values: Sequence[float | int | None], digits: int = 3) -> str:
-    """Mean ± std with ``digits`` significant digits of the mean (times, latencies)."""
-    mean, std, _ = mean_std(values)
-    return pm(mean, std, sig_decimals(mean, digits))
+    """Mean ± 95% interval half-width with ``digits`` significant digits of the mean (times, latencies)."""
+    mean, half, _ = mean_ci(finite(values))
+    return pm(mean, half, sig_decimals(mean, digits))
 
 
 def fmt_count(values: Sequence[float | int | None]) -> str:
     """Counts (parameters, FLOPs) with an SI prefix chosen by the mean: ``"1.94 M"``, ``"7.63 ± 0.12 k"``."""
-    mean, std, _ = mean_std(values)
+    mean, std, _ = mean_ci(finite(values))
     if not math.isfinite(mean):
         return "–"
     for scale, prefix in _SI:
@@ -80,3 +83,26 @@ def fmt_count(values: Sequence[float | int | None]) -> str:
 def fmt_ratio(value: float) -> str:
     """``"0.512×"`` (three decimals); ``"–"`` for NaN or infinity."""
     return f"{value:.3f}×" if math.isfinite(value) else "–"
+
+
+def fmt_delta(c: Comparison, decimals: int = 3) -> str:
+    """``"+0.012 [-0.010, +0.030]"``: Δ and its 95% interval; ``"+0.012"`` when there is no interval (one seed
+    without per-image counts); ``"–"`` without a Δ."""
+    if not math.isfinite(c.delta):
+        return "–"
+    text = f"{c.delta:+.{decimals}f}"
+    if math.isfinite(c.low) and math.isfinite(c.high):
+        text += f" [{c.low:+.{decimals}f}, {c.high:+.{decimals}f}]"
+    return text
+
+
+def fmt_p(c: Comparison) -> str:
+    """P(A > B) to two decimals; ``"–"`` for fewer than two seeds."""
+    return f"{c.p_better:.2f}" if math.isfinite(c.p_better) else "–"
+
+
+def fmt_comparison(c: Comparison, decimals: int = 3) -> str:
+    """One line for prose: ``"Δ +0.012 [95% CI -0.010, +0.030], P(A > B) 0.67, n 3×128 (seeds×images)"``."""
+    ci = f" [95% CI {c.low:+.{decimals}f}, {c.high:+.{decimals}f}]" if math.isfinite(c.low) else " (no CI)"
+    delta = f"{c.delta:+.{decimals}f}" if math.isfinite(c.delta) else "–"
+    return f"Δ {delta}{ci}, P(A > B) {fmt_p(c)}, n {c.n} (seeds×images)"

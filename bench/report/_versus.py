@@ -1,29 +1,29 @@
 """The question every MorphNet row must answer: is it better than scaling every layer by one multiplier?
 
 For each case group with a final Expanded stage and a uniform baseline at the same budget (the groups
-:func:`bench.report._groups.prepare` pairs), val and test quality (Dice, or accuracy for a classifier) side by
-side, averaged over seeds. Ties are called within ``TIE``: the quick profile's val splits are small, and one
-seed's spread is about that size.
+:func:`bench.report._groups.prepare` pairs), val and test quality (Dice, or accuracy for a classifier) as a paired
+comparison over seeds and evaluation images (:func:`bench.stats.compare`: Δ = MorphNet − uniform, its 95%
+interval, P(MorphNet > uniform), n = seeds × images). The verdict follows the interval: "MorphNet ahead" or
+"uniform ahead" only when it excludes 0 (≥ 2 seeds), else "no difference shown"; one seed is "one seed".
+The costs that were not budgeted are shown for both sides (params, FLOPs, measured batch-1 latency), and a
+MorphNet model that costs more than :data:`COST_TOLERANCE` above the baseline in FLOPs or latency is flagged.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 
-from bench.report._format import fmt_count, mean_std, pm
+from bench.report._format import fmt_count, fmt_delta, fmt_p, fmt_sig
 from bench.report._groups import natural_key, prepare
+from bench.stats import AHEAD, BEHIND, Comparison, compare, evaluations
 
-TIE = 0.01
-
-
-def _mean(rows: pd.DataFrame, col: str) -> tuple[float, float, int]:
-    return mean_std(list(rows[col])) if col in rows else (math.nan, math.nan, 0)
-
-
-def _cell(stat: tuple[float, float, int]) -> str:
-    return pm(stat[0], stat[1], 3)  # "–" without values, no ± for one seed
+#: A MorphNet model more than this share above its baseline's FLOPs or latency is flagged as costlier.
+COST_TOLERANCE = 0.05
+_LATENCY = re.compile(r"^latency\.(.+_b1)\.median_s$")
+_CALL = {AHEAD: "MorphNet ahead", BEHIND: "uniform ahead"}
 
 
 def _metric(rows: pd.DataFrame) -> str:
@@ -32,47 +32,86 @@ def _metric(rows: pd.DataFrame) -> str:
     return "dice" if pd.to_numeric(col, errors="coerce").notna().any() else "accuracy"
 
 
-def verdict(delta: float) -> str:
-    if not math.isfinite(delta):
-        return "–"
-    return "tie" if abs(delta) < TIE else ("MorphNet" if delta > 0 else "uniform")
+def verdict(c: Comparison) -> str:
+    """"MorphNet ahead"/"uniform ahead" when the interval excludes 0, else the comparison's own label."""
+    return _CALL.get(c.verdict, c.verdict)
+
+
+def _mean(rows: pd.DataFrame, col: str) -> float:
+    values = pd.to_numeric(rows[col], errors="coerce").dropna() if col in rows else pd.Series(dtype=float)
+    return float(values.mean()) if len(values) else math.nan
+
+
+def _latency_col(expand: pd.DataFrame, uniform: pd.DataFrame) -> str | None:
+    both = [c for c in sorted(set(expand.columns) & set(uniform.columns)) if _LATENCY.match(c)
+            and pd.to_numeric(expand[c], errors="coerce").notna().any()
+            and pd.to_numeric(uniform[c], errors="coerce").notna().any()]
+    return both[0] if both else None
+
+
+def cost_flag(expand: pd.DataFrame, uniform: pd.DataFrame, latency: str | None) -> str:
+    """"FLOPs +107%, latency +55%" for what MorphNet costs beyond the baseline (over the tolerance), else ""."""
+    out = []
+    for name, col in (("FLOPs", "flops"), ("latency", latency)):
+        if col is None:
+            continue
+        m, u = _mean(expand, col), _mean(uniform, col)
+        if math.isfinite(m) and math.isfinite(u) and u > 0 and m > u * (1 + COST_TOLERANCE):
+            out.append(f"{name} +{100 * (m / u - 1):.0f}%")
+    return ", ".join(out)
+
+
+def _pair(expand: pd.DataFrame, uniform: pd.DataFrame, col: str, fmt) -> str:  # type: ignore[no-untyped-def]
+    return f"{fmt(list(expand[col])) if col in expand else '–'} / {fmt(list(uniform[col])) if col in uniform else '–'}"
+
+
+def _ms(values: list[float]) -> str:
+    return fmt_sig([1e3 * v for v in pd.to_numeric(pd.Series(values), errors="coerce").dropna()])
 
 
 def render(df: pd.DataFrame) -> str | None:
-    """Markdown table (suite, group, metric, resource, both costs, val/test metric, Δ, verdict) and a tally; None when no
-    group has both an expanded MorphNet model and its uniform baseline."""
+    """Markdown table (suite, group, metric, both sides' params/FLOPs/latency, val and test Δ with 95% CI,
+    P(MorphNet > uniform), n, verdicts, cost flag) and a tally; None when no group has both an expanded
+    MorphNet model and its uniform baseline."""
     ok = df[df["status"] == "ok"] if "status" in df else df
     if ok.empty:
         return None
     p = prepare(ok)
-    lines, tally = [], {"MorphNet": 0, "uniform": 0, "tie": 0, "–": 0}
+    lines, tally = [], {}
     for (suite, group), rows in sorted(p.groupby(["suite", "group"]), key=lambda kv: (kv[0][0], natural_key(kv[0][1]))):
         expand, uniform = rows[rows["stage"] == "expand"], rows[rows["stage"] == "uniform"]
         if expand.empty or uniform.empty:
             continue
         expand = expand[expand["iteration"] == expand["iteration"].max()]
-        resource = str(expand["config.morph.resource"].iloc[0]) if "config.morph.resource" in expand else "params"
-        cost = "flops" if resource == "flops" else "params"
         metric = _metric(rows)
-        val_m, val_u = _mean(expand, f"metrics.val.{metric}"), _mean(uniform, f"metrics.val.{metric}")
-        test_m, test_u = _mean(expand, f"metrics.test.{metric}"), _mean(uniform, f"metrics.test.{metric}")
-        delta = val_m[0] - val_u[0]
-        call = verdict(delta)
-        tally[call] += 1
-        test_delta = test_m[0] - test_u[0]
+        val = compare(evaluations(expand, "val", metric), evaluations(uniform, "val", metric), metric)
+        test = compare(evaluations(expand, "test", metric), evaluations(uniform, "test", metric), metric)
+        call = verdict(val)
+        latency = _latency_col(expand, uniform)
+        flag = cost_flag(expand, uniform, latency)
+        if flag and val.verdict == AHEAD:
+            call += " (costlier)"
+        tally[val.verdict] = tally.get(val.verdict, 0) + 1
+        lat = _pair(expand, uniform, latency, _ms) if latency else "–"
         lines.append(
-            f"| {suite} | {group} | {metric} | {resource} | {fmt_count(list(expand[cost]))} | {fmt_count(list(uniform[cost]))} "
-            f"| {_cell(val_m)} | {_cell(val_u)} | {delta:+.3f} | {_cell(test_m)} | {_cell(test_u)} "
-            f"| {test_delta:+.3f} | {call} |".replace("+nan", "–")
+            f"| {suite} | {group} | {metric} | {_pair(expand, uniform, 'params', fmt_count)} "
+            f"| {_pair(expand, uniform, 'flops', fmt_count)} | {lat} | {fmt_delta(val)} | {fmt_p(val)} "
+            f"| {fmt_delta(test)} | {fmt_p(test)} | {val.n} | {call} | {flag or '–'} |"
         )
     if not lines:
         return None
-    head = ("| Suite | Case group | Metric | Cost | MorphNet cost | Uniform cost | MorphNet val | Uniform val | Δ val "
-            "| MorphNet test | Uniform test | Δ test | Better (val) |\n"
+    head = ("| Suite | Case group | Metric | Params (M / U) | FLOPs (M / U) | Latency b1 ms (M / U) "
+            "| Δ val [95% CI] | P(M > U) val | Δ test [95% CI] | P(M > U) test | n (seeds×images) | Verdict (val) "
+            "| MorphNet costs more |\n"
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     n = sum(tally.values())
-    summary = (f"MorphNet's last Expanded model against the uniform width multiplier at the same budget, trained with "
-               f"the same recipe: foreground Dice for segmentation, accuracy for classification (Δ = MorphNet − uniform; "
-               f"ties within {TIE}). Over {n} case groups: MorphNet "
-               f"ahead in {tally['MorphNet']}, uniform ahead in {tally['uniform']}, tied in {tally['tie']}.")
+    counts = ", ".join(f"{label} {tally.get(key, 0)}" for key, label in (
+        (AHEAD, "MorphNet ahead"), (BEHIND, "uniform ahead"), ("no difference shown", "no difference shown"),
+        ("one seed", "one seed (no verdict)")))
+    summary = (f"MorphNet's last Expanded model (M) against the uniform width multiplier (U) at the same budget, "
+               f"trained with the same recipe: foreground Dice for segmentation, accuracy for classification. "
+               f"Δ = MorphNet − uniform with its 95% paired bootstrap interval over seeds and evaluation images; "
+               f"P(M > U) = share of paired seeds where MorphNet scored higher; a verdict needs ≥ 2 seeds and an "
+               f"interval that excludes 0. Costs not budgeted: a MorphNet model more than "
+               f"{COST_TOLERANCE:.0%} above the baseline's FLOPs or latency is flagged. Over {n} case groups: {counts}.")
     return "\n".join([summary, "", head, *lines])

@@ -17,19 +17,26 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from bench.report import figures
-from bench.report._format import fmt_ratio, sig_decimals
+from bench.report._format import fmt_delta, fmt_p, fmt_ratio, sig_decimals
 from bench.report._groups import grouped, natural_key, prepare
 from bench.report.sections import BLOG_COMPARISON, BLOG_FRAGMENT, index_sections
 from bench.report.tables import create_table
-from bench.report.tables.compare import compare_table, unmatched_table
+from bench.report.tables.compare import compare_table, paired_quality, unmatched_table
 
 CONVENTIONS = (
     "**Conventions.** Parameters: trainable parameters. FLOPs: 2 × fvcore MACs (one multiply-add = 2 FLOPs). "
     "Latency: median of all timed batch-1 forward passes after warm-up, in ms, on the device in the row name; "
-    "one run shows its interquartile range as [IQR …], several seeds show mean ± std of their medians. "
+    "one run shows its interquartile range as [IQR …], several seeds the mean ± 95% interval of their medians. "
     "Train time: wall-clock seconds of the stage's own training (base training, or fine-tuning after shrinking or "
-    "expanding). Acc.: pixel accuracy; Dice: foreground Dice over the whole split. Cells: mean ± std (sample std, "
-    "n − 1) over seeds; no ± for one run or when all runs agree; \"(k/n ok)\" when some runs failed or diverged. "
+    "expanding). Acc.: pixel accuracy; Dice: foreground Dice over the whole split. Cells: mean ± half-width of the "
+    "95% Student-t interval over seeds (t₀.₉₇₅,ₙ₋₁ · s / √n, sample std s); no ± for one run or when all runs "
+    "agree; \"(k/n ok)\" when some runs failed or diverged. Paired comparisons (MorphNet vs uniform, the blog's "
+    "conclusions, `bench compare`): Δ with a 95% percentile interval from a paired stratified bootstrap (2000 "
+    "resamples, fixed generator) that draws seeds with replacement and, within each drawn seed, its evaluation "
+    "images with replacement (pooled Dice of the drawn images), P(A > B) = the share of paired seeds where A scored "
+    "higher (ties ½), and n = seeds × images (\"?\" where the records kept no per-image counts: then only seeds "
+    "are resampled). \"ahead\"/\"behind\" only when the interval excludes 0 with ≥ 2 seeds, else \"no "
+    "difference shown\"; a one-seed result is labelled \"one seed\" and is never a verdict. "
     "Columns follow the blog: Shrunk/Expanded are MorphNet iteration 1, Shrunk 1/Expanded 1 iteration 2, and so "
     "on; \"Uniform (same budget)\" is the width-multiplier baseline scaled to the same budget. Structure-learning "
     "stages are not columns; their γ histograms are figures."
@@ -173,6 +180,18 @@ def compare_markdown(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str)
                                                          zip(table[col], table["Metric"], table["A"])]
     cells["B / A"] = [fmt_ratio(v) for v in table["Ratio"]]
     lines += ["## Matched records", "", markdown_table(cells) if len(cells) else "No records match.", ""]
+    paired = paired_quality(a, b)
+    if paired:
+        quality = pd.DataFrame([{"Suite": r["Suite"], "Case group": r["Group"], "Stage": r["Stage"],
+                                 "Metric": r["Metric"], "Δ (B − A) [95% CI]": fmt_delta(r["comparison"]),
+                                 "P(B > A)": fmt_p(r["comparison"]), "n (seeds×images)": r["comparison"].n,
+                                 "Verdict (B)": r["comparison"].verdict} for r in paired])
+        lines += ["## Quality, paired over seeds", "", "B − A per case group (the case label without its seed), "
+                  "paired on the seeds both ran and, where both kept per-image counts, on the evaluation images: "
+                  "the 95% interval is a paired stratified bootstrap (seeds, then images within each seed), "
+                  "P(B > A) the share of paired seeds where B scored higher. \"ahead\"/\"behind\" (B against A) "
+                  "only when the interval excludes 0 with ≥ 2 seeds; \"one seed\" is never a verdict.", "",
+                  markdown_table(quality), ""]
     unmatched = unmatched_table(a, b)
     if len(unmatched):
         lines += ["## Not compared (missing or not ok on one side)", "", markdown_table(unmatched), ""]

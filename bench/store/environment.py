@@ -45,6 +45,8 @@ def environment() -> dict[str, Any]:
         "cudnn": cudnn,
         "device": torch.cuda.get_device_name() if cuda else cpu_model(),
         "gpu_count": torch.cuda.device_count() if cuda else 0,
+        "cpu_capability": _cpu_capability(),
+        "math_libraries": math_libraries(),
     }
 
 
@@ -100,3 +102,36 @@ def _cpu_count() -> int | None:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count()
+
+
+#: ``torch.__config__.show()`` lines naming a math library: (key, pattern whose group 1 is the version text).
+_LIBRARIES = (
+    ("mkl", r"Math Kernel Library Version (\S+(?: Build \d+)?)"),
+    ("onednn", r"(?:MKL-DNN|oneDNN) (v[\w.]+(?: \(Git Hash \w+\))?)"),
+    ("openmp", r"OpenMP (\d+)"),
+    ("openblas", r"OpenBLAS ([\w.]+)"),
+    ("blas", r"BLAS_INFO=(\w+)"),
+    ("lapack", r"LAPACK_INFO=(\w+)"),
+)
+
+
+@functools.cache
+def math_libraries() -> dict[str, str | None]:
+    """The math libraries torch was built with, from ``torch.__config__.show()``: MKL, oneDNN, OpenMP, OpenBLAS
+    versions and the BLAS/LAPACK provider (None where absent), so a Dice that moves on another CPU can be traced
+    to a different kernel library."""
+    import torch
+
+    text = torch.__config__.show()
+    found = {key: re.search(pattern, text) for key, pattern in _LIBRARIES}
+    return {key: m.group(1) if m else None for key, m in found.items()}
+
+
+def _cpu_capability() -> str | None:
+    """The SIMD level torch's CPU kernels dispatch to here (e.g. "AVX512", "AVX2", "DEFAULT")."""
+    import torch
+
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):
+        return None

@@ -42,6 +42,10 @@ class StageRecord:
         metrics: split → metric → value, e.g. ``{"val": {"dice": 0.81}}``.
         history: per-epoch series, e.g. ``{"loss": [...], "reg_cost": [...], "reg_penalty": [...]}``.
         histogram: ``{"of": "gamma", "edges": [...], "counts": [...]}``.
+        per_image: split → integer counts per evaluation image of the reported checkpoint (val, test):
+            ``tp``/``fp``/``fn`` per foreground class and image, ``correct``/``total`` per image
+            (:meth:`bench.train.metrics.SegmentationMetrics.per_image`; a classifier has ``correct`` only).
+            Left out of the stored form when empty, so records from before it existed keep their bytes.
         started_at / ended_at: ISO 8601 in UTC (:func:`utc_now`).
         env: :func:`bench.store.environment.environment`.
     """
@@ -70,6 +74,7 @@ class StageRecord:
     ended_at: str | None = None
     env: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    per_image: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -86,7 +91,10 @@ class StageRecord:
         return f"{self.stage}.json" if self.iteration is None else f"{self.stage}-it{self.iteration}.json"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not data["per_image"]:
+            del data["per_image"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "record") -> StageRecord:

@@ -140,6 +140,8 @@ class TrainResult:
         train_time_s: wall-clock of the whole epoch loop, evaluation included (like the blog's timings).
         status: "ok", or "diverged" when a loss turned NaN/inf; ``message`` then says where.
         steps: optimizer steps taken.
+        per_image: split ("val", "test") → the best checkpoint's integer counts per image
+            (:meth:`bench.train.metrics.SegmentationMetrics.per_image`).
     """
 
     history: list[dict[str, float]]
@@ -155,6 +157,7 @@ class TrainResult:
     seed: int
     steps: int
     config: TrainConfig = field(repr=False, default_factory=TrainConfig)
+    per_image: dict[str, dict[str, list[Any]]] = field(repr=False, default_factory=dict)
 
     @property
     def ok(self) -> bool:

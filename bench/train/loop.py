@@ -193,10 +193,15 @@ def train(
     per_epoch = {"train": config.eval_train and config.eval_train_every_epoch, "val": True}
     unscored = {name: math.nan for name in metric_names(splits.task)}
 
-    def metrics_on(loader: DataLoader[Any]) -> dict[str, float]:
+    per_image: dict[str, dict[str, list[Any]]] = {}  # split → its last evaluation's counts per image
+
+    def metrics_on(loader: DataLoader[Any], split: str = "") -> dict[str, float]:
         metrics = create_metrics(splits.task, splits.num_classes, splits.ignore_index)
-        return evaluate(model, loader, _TrainSizedBatches(metrics, config.batch_size),  # type: ignore[arg-type]
-                        device=device, channels_last=config.channels_last, amp=config.amp)
+        out = evaluate(model, loader, _TrainSizedBatches(metrics, config.batch_size),  # type: ignore[arg-type]
+                       device=device, channels_last=config.channels_last, amp=config.amp)
+        if split:
+            per_image[split] = metrics.per_image()
+        return out
 
     with (seeded(config.seed), deterministic_algorithms(config.deterministic),
           cudnn_autotune(device, config.deterministic)):
@@ -209,6 +214,7 @@ def train(
         history: list[dict[str, float]] = []
         best: tuple[int, float, dict[str, Tensor], dict[str, float], dict[str, float]] | None = None
         message, steps, start = "", 0, time.perf_counter()
+        best_per_image: dict[str, list[Any]] = {}
         model.train()
         with EpochProgress(config.epochs, config.progress) as bar:
             for epoch in range(config.epochs):
@@ -224,7 +230,7 @@ def train(
                     break
                 t1 = time.perf_counter()
                 scored = _scored(epoch, config)
-                scores = {name: metrics_on(loader) if scored and per_epoch[name] else dict(unscored)
+                scores = {name: metrics_on(loader, name) if scored and per_epoch[name] else dict(unscored)
                           for name, loader in eval_loaders.items() if loader is not None and per_epoch[name]}
                 if config.blog_eval_mode_bug:
                     model.eval()  # scoring left BN in eval mode in the blog; keep it so on unscored epochs too
@@ -249,6 +255,7 @@ def train(
                 bar.end_epoch(row, monitor)
                 if scored and (config.keep == "last" or best is None or val_m[monitor] > best[1]):
                     best = (epoch, val_m[monitor], _cpu_state(model), scores.get("train", {}), val_m)
+                    best_per_image = per_image["val"]
         test_m: dict[str, float] | None = None
         if best is not None:
             model.load_state_dict(best[2])
@@ -256,12 +263,13 @@ def train(
                 best = (*best[:3], metrics_on(eval_loaders["train"]), best[4])  # the kept weights, scored once
         train_time_s = time.perf_counter() - start
         if best is not None and splits.test is not None and len(splits.test) > 0:  # type: ignore[arg-type]
-            test_m = metrics_on(_eval_loader(splits.test, config, device))
+            test_m = metrics_on(_eval_loader(splits.test, config, device), "test")
     return TrainResult(
         history=history, best_epoch=best[0] if best else -1, best_val=best[1] if best else math.nan,
         monitor=monitor, train_metrics=best[3] if best else {}, val_metrics=best[4] if best else {},
         test_metrics=test_m, train_time_s=train_time_s, status="diverged" if message else "ok",
         message=message, seed=config.seed, steps=steps, config=config,
+        per_image={"val": best_per_image, **({"test": per_image["test"]} if test_m is not None else {})},
     )
 
 

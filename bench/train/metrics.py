@@ -9,6 +9,10 @@ multi-class masks take the argmax. Pixels equal to ``ignore_index`` count nowher
   left out of the mean; if none is left, the score is 1.0 (nothing to find, nothing found).
 - ``dice_batch_mean``: the blog's number, ``2·Σ(pred·y) / (Σ(pred + y) + 1e-8)`` per **batch**, averaged
   over batches. It depends on the batch size and order; an empty batch scores 0 as in the blog.
+
+Besides these, each accumulator keeps integer counts **per image** (:meth:`per_image`): foreground TP/FP/FN per
+class and correct/total pixels (or 0/1 per classified image), so that pooled Dice, IoU and accuracy can be
+recomputed for any subset or resample of the images (:func:`bench.stats.pooled`) without running the model again.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ class MetricAccumulator(Protocol):
 
     def compute(self) -> dict[str, float]: ...
 
+    def per_image(self) -> dict[str, list]: ...
+
 
 class SegmentationMetrics:
     """Running pixel counts for accuracy, global Dice/IoU and the blog's per-batch Dice."""
@@ -45,6 +51,7 @@ class SegmentationMetrics:
         self.correct = 0.0
         self.total = 0.0
         self.batch_dice: list[float] = []
+        self._images: list[Tensor] = []  # per batch: [B, n, n] confusion counts of each image
 
     def predict(self, logits: Tensor) -> Tensor:
         """Class index per pixel: ``sigmoid > 0.5`` for one channel, argmax otherwise."""
@@ -58,9 +65,13 @@ class SegmentationMetrics:
         pred = self.predict(logits)
         valid = target != self.ignore_index
         n = self.tp.numel()
-        pred_v, true_v = pred[valid], target[valid]
-        # One bincount gives the whole confusion matrix of this batch.
-        confusion = torch.bincount(true_v * n + pred_v, minlength=n * n).reshape(n, n).double().cpu()
+        batch = target.shape[0]
+        image = torch.arange(batch, device=target.device).view(-1, *([1] * (target.dim() - 1))).expand_as(target)
+        # One bincount gives every image's confusion matrix of this batch; their sum is the batch's.
+        codes = (image * n * n + target * n + pred)[valid]
+        per_image = torch.bincount(codes, minlength=batch * n * n).reshape(batch, n, n).cpu()
+        self._images.append(per_image)
+        confusion = per_image.sum(0).double()
         tp = confusion.diagonal()
         batch_fp = confusion.sum(0) - tp
         batch_fn = confusion.sum(1) - tp
@@ -85,6 +96,17 @@ class SegmentationMetrics:
             "iou": float(iou.mean()) if iou.numel() else 1.0,
         }
 
+    def per_image(self) -> dict[str, list]:
+        """Integer counts per image, in data order: ``tp``/``fp``/``fn`` class-major (one list per foreground
+        class 1…C−1 as in :meth:`compute`, one entry per image), ``correct`` and ``total`` valid pixels."""
+        if not self._images:
+            return {"tp": [], "fp": [], "fn": [], "correct": [], "total": []}
+        confusion = torch.cat(self._images).long()  # [N, n, n], rows = truth, columns = prediction
+        tp = confusion.diagonal(dim1=1, dim2=2)
+        fp, fn = confusion.sum(1) - tp, confusion.sum(2) - tp
+        return {"tp": tp[:, 1:].T.tolist(), "fp": fp[:, 1:].T.tolist(), "fn": fn[:, 1:].T.tolist(),
+                "correct": tp.sum(1).tolist(), "total": confusion.sum((1, 2)).tolist()}
+
 
 class ClassificationMetrics:
     """Top-1 accuracy over the whole set."""
@@ -93,14 +115,21 @@ class ClassificationMetrics:
         self.num_classes = num_classes
         self.correct = 0
         self.total = 0
+        self._hits: list[Tensor] = []
 
     @torch.no_grad()
     def update(self, logits: Tensor, target: Tensor) -> None:
-        self.correct += int((logits.argmax(dim=1) == target).sum())
+        hits = logits.argmax(dim=1) == target
+        self._hits.append(hits.flatten().cpu())
+        self.correct += int(hits.sum())
         self.total += target.numel()
 
     def compute(self) -> dict[str, float]:
         return {"accuracy": self.correct / self.total if self.total else 0.0}
+
+    def per_image(self) -> dict[str, list]:
+        """``correct``: 1 or 0 per image, in data order (every image counts once, so no ``total``)."""
+        return {"correct": torch.cat(self._hits).long().tolist() if self._hits else []}
 
 
 def create_metrics(task: Task | str, num_classes: int, ignore_index: int | None = 255) -> MetricAccumulator:

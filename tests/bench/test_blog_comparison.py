@@ -49,18 +49,22 @@ def verdict(fn, rows) -> _blog.Verdict:
 # ----------------------------------------------------------------------------------------------- (1)
 
 
-def learn_morph(case: str, first: int, last: int) -> list[dict[str, Any]]:
+def learn_morph(case: str, first: int, last: int, seed: int = 0) -> list[dict[str, Any]]:
     alive = {**UNET, "enc0.0": first, "dec0.1": last}
-    return [rec("symmetry", case, "base", widths=UNET, params=1000, dice=0.7, morph__method="morphnet"),
-            rec("symmetry", case, "learn", 1, widths=alive, morph__method="morphnet")]
+    return [rec("symmetry", case, "base", seed=seed, widths=UNET, params=1000, dice=0.7, morph__method="morphnet"),
+            rec("symmetry", case, "learn", 1, seed=seed, widths=alive, morph__method="morphnet")]
 
 
 def test_later_layers_hold_and_fail() -> None:
-    holds = learn_morph("a", 15, 4) + learn_morph("b", 14, 2)
+    # Δ (first − last alive fraction) per case group: 11/16 and 12/16, both seeds alike: interval [0.69, 0.75]
+    holds = [r for seed in (0, 1) for r in learn_morph("a", 15, 4, seed) + learn_morph("b", 14, 2, seed)]
     v = verdict(_blog.later_layers_shrink_more, holds)
-    assert v.status == _blog.HOLDS and "2 of 2" in v.evidence
-    fails = learn_morph("a", 4, 15) + learn_morph("b", 3, 12)
+    assert v.status == _blog.HOLDS and "2 of 2" in v.evidence and "[95% CI +0.69, +0.75]" in v.evidence
+    fails = [r for seed in (0, 1) for r in learn_morph("a", 4, 15, seed) + learn_morph("b", 3, 12, seed)]
     assert verdict(_blog.later_layers_shrink_more, fails).status == _blog.FAILS
+    one = learn_morph("a", 15, 4) + learn_morph("b", 14, 2)  # one seed: never a verdict, the rule's answer shown
+    v = verdict(_blog.later_layers_shrink_more, one)
+    assert v.status == _blog.ONE_SEED and v.evidence.endswith("(on one seed the rule gives: holds)")
     assert verdict(_blog.later_layers_shrink_more, [rec("x", "u", "base")]).status == _blog.NOT_RUN
     flops = [{**r, "config.morph.resource": "flops"} for r in fails]  # a FLOPs cost is another claim
     assert verdict(_blog.later_layers_shrink_more, flops).status == _blog.NOT_RUN
@@ -69,7 +73,7 @@ def test_later_layers_hold_and_fail() -> None:
 def test_later_layers_reads_blog_fractions() -> None:
     rows = [rec("regularizers", "g", "learn", 1, morph__method="blog", extra={"fractions": [0.9, 0.5, 0.2]})]
     v = verdict(_blog.later_layers_shrink_more, rows)
-    assert v.status == _blog.HOLDS and "0.90 → 0.20" in v.evidence
+    assert v.status == _blog.ONE_SEED and "0.90 → 0.20" in v.evidence and "rule gives: holds" in v.evidence
 
 
 # ----------------------------------------------------------------------------------------------- (2)
@@ -88,38 +92,49 @@ def sym_rows(dices: dict[int, list[float]]) -> list[dict[str, Any]]:
 
 
 def test_symmetry_holds_within_tolerance_and_fails_beyond() -> None:
-    v = verdict(_blog.symmetry_does_not_matter, sym_rows({1: [0.80], 2: [0.81], 3: [0.79]}))
-    assert v.status == _blog.HOLDS and "0.020" in v.evidence  # the last iteration counts, not iteration 1
-    assert verdict(_blog.symmetry_does_not_matter, sym_rows({1: [0.80], 2: [0.70]})).status == _blog.FAILS
-    # seed noise widens the tolerance: 0.05 apart but seeds scatter by ±0.04
-    noisy = sym_rows({1: [0.76, 0.84], 2: [0.71, 0.79]})
-    assert verdict(_blog.symmetry_does_not_matter, noisy).status == _blog.HOLDS
+    # widest gap level 2 − level 3, paired per seed: +0.02, 0.00, +0.01 → the interval tops out at 0.020
+    v = verdict(_blog.symmetry_does_not_matter,
+                sym_rows({1: [0.80, 0.81, 0.80], 2: [0.81, 0.80, 0.81], 3: [0.79, 0.80, 0.80]}))
+    assert v.status == _blog.HOLDS and "+0.020]" in v.evidence  # the last iteration counts, not iteration 1
+    # paired gaps +0.10, +0.11: all of the interval beyond the tolerance
+    assert verdict(_blog.symmetry_does_not_matter, sym_rows({1: [0.80, 0.82], 2: [0.70, 0.71]})).status == _blog.FAILS
+    # seeds disagree (−0.03, +0.13): neither equal nor different is shown
+    noisy = sym_rows({1: [0.76, 0.84], 2: [0.79, 0.71]})
+    assert verdict(_blog.symmetry_does_not_matter, noisy).status == _blog.UNDECIDED
+    one = verdict(_blog.symmetry_does_not_matter, sym_rows({1: [0.80], 2: [0.81]}))
+    assert one.status == _blog.ONE_SEED and "rule gives: holds" in one.evidence
     assert verdict(_blog.symmetry_does_not_matter, sym_rows({1: [0.8]})).status == _blog.NOT_RUN
 
 
 # ----------------------------------------------------------------------------------------------- (3)
 
 
-def conv_rows(one: float, double: float, double_params: int = 950_000) -> list[dict[str, Any]]:
-    return [rec("one_conv", "oc", "base", dice=one, params=960_000, model__name="unet_one_conv"),
-            rec("one_conv", "dc", "uniform", dice=double, params=double_params, model__name="unet")]
+def conv_rows(one: list[float], double: list[float], double_params: int = 950_000) -> list[dict[str, Any]]:
+    return [r for seed, (o, d) in enumerate(zip(one, double)) for r in (
+        rec("one_conv", "oc", "base", seed=seed, dice=o, params=960_000, model__name="unet_one_conv"),
+        rec("one_conv", "dc", "uniform", seed=seed, dice=d, params=double_params, model__name="unet"))]
 
 
 def test_one_conv_holds_fails_and_needs_similar_size() -> None:
-    assert verdict(_blog.one_conv_suffices, conv_rows(0.78, 0.79)).status == _blog.HOLDS
-    assert verdict(_blog.one_conv_suffices, conv_rows(0.70, 0.79)).status == _blog.FAILS
-    assert verdict(_blog.one_conv_suffices, conv_rows(0.70, 0.79, 2_000_000)).status == _blog.NOT_RUN
+    # paired one − double: −0.01, 0.00 → interval [−0.01, 0] above −0.02: not worse than the tolerance
+    assert verdict(_blog.one_conv_suffices, conv_rows([0.78, 0.79], [0.79, 0.79])).status == _blog.HOLDS
+    assert verdict(_blog.one_conv_suffices, conv_rows([0.70, 0.71], [0.79, 0.80])).status == _blog.FAILS
+    assert verdict(_blog.one_conv_suffices, conv_rows([0.78], [0.79])).status == _blog.ONE_SEED
+    assert verdict(_blog.one_conv_suffices, conv_rows([0.70], [0.79], 2_000_000)).status == _blog.NOT_RUN
 
 
 # ----------------------------------------------------------------------------------------------- (4)
 
 
-def gamma_rows(adam: list[float], prox: list[float] | None) -> list[dict[str, Any]]:
-    rows = [rec("regularizers", "ga", "learn", 1, histogram=hist(adam), morph__method="blog",
-                morph__source="gamma", morph__optimizer="adam", morph__threshold=1e-3)]
-    if prox is not None:
-        rows.append(rec("regularizers", "gp", "learn", 1, histogram=hist(prox), morph__method="morphnet",
-                        morph__source="gamma", morph__proximal=True, morph__threshold=1e-2))
+def gamma_rows(adam: list[float], prox: list[float] | None, seeds: tuple[int, ...] = (0, 1)) -> list[dict[str, Any]]:
+    rows = []
+    for seed in seeds:
+        rows.append(rec("regularizers", "ga", "learn", 1, seed=seed, histogram=hist(adam), morph__method="blog",
+                        morph__source="gamma", morph__optimizer="adam", morph__threshold=1e-3))
+        if prox is not None:
+            rows.append(rec("regularizers", "gp", "learn", 1, seed=seed, histogram=hist(prox),
+                            morph__method="morphnet", morph__source="gamma", morph__proximal=True,
+                            morph__threshold=1e-2))
     return rows
 
 
@@ -129,10 +144,11 @@ def test_gamma_adam_fails_holds_and_not() -> None:
     assert "0% of γ" in v.evidence and "proximal fix: 60% dead" in v.evidence
     assert verdict(_blog.gamma_fails_with_adam, gamma_rows([0.0] * 50 + [0.9] * 50, None)).status == _blog.FAILS
     assert verdict(_blog.gamma_fails_with_adam, gamma_rows([0.9] * 10, None)).evidence.endswith("not run")
+    assert verdict(_blog.gamma_fails_with_adam, gamma_rows([0.9] * 10, None, (0,))).status == _blog.ONE_SEED
 
 
 def test_gamma_not_run_without_blog_adam() -> None:
-    rows = gamma_rows([0.9] * 10, [0.0] * 10)[1:]
+    rows = gamma_rows([0.9] * 10, [0.0] * 10)[1:2]
     assert verdict(_blog.gamma_fails_with_adam, rows).status == _blog.NOT_RUN
 
 

@@ -11,6 +11,7 @@ import torch
 
 from bench import api
 from bench.pipeline import case_status, plan_case, stage_records
+from bench.stats import Counts, pooled
 from bench.store import load_results
 from bench.suite import load_suite
 
@@ -40,6 +41,11 @@ def test_run_writes_every_stage_and_a_rerun_changes_nothing(tiny_suite: Path, tm
     for col in ("params", "macs", "flops", "train_time_s", "metrics.val.dice", "env.python"):
         assert df[col].notna().all(), col
     assert (df["flops"] == 2 * df["macs"]).all()
+    for _, row in df.iterrows():  # per-image counts of val and test pool back to the record's own Dice
+        for split in ("val", "test"):
+            counts = Counts.from_record(row["per_image"][split])
+            assert counts.images == 2
+            assert pooled(counts, "dice") == pytest.approx(row[f"metrics.{split}.dice"], abs=1e-12)
     learn = df[df["stage"] == "learn"].iloc[0]
     assert sum(learn["histogram"]["counts"]) == learn["histogram"]["n"] > 0
     assert len(learn["history"]["reg_cost"]) == 1

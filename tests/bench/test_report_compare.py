@@ -72,11 +72,12 @@ def test_compare_command(folders: tuple[Path, Path], tmp_path: Path) -> None:
     assert missing.exit_code == 2 and missing.stderr.startswith("error: ")
 
 
-def test_mean_std_formats() -> None:
-    assert fmt_fixed([0.8, 0.9]) == "0.850 ± 0.071"  # sample std (n − 1)
+def test_mean_ci_formats() -> None:
+    # mean ± t(0.975, n − 1) · s / √n: two seeds, s / √2 = 0.05, t(0.975, 1) = 12.706 from a table → 0.635
+    assert fmt_fixed([0.8, 0.9]) == "0.850 ± 0.635"
     assert fmt_fixed([0.5]) == "0.500" and fmt_fixed([0.5, None, math.nan]) == "0.500"
     assert fmt_fixed([]) == "–" and fmt_fixed([0.7, 0.7]) == "0.700"  # seeds that agree: no "± 0.000"
-    assert fmt_count([1_940_000, 1_960_000]) == "1.95 ± 0.01 M"
+    assert fmt_count([1_940_000, 1_960_000]) == "1.95 ± 0.13 M"  # 12.706 × 10 000
     assert fmt_count([7629]) == "7.63 k" and fmt_count([512]) == "512" and fmt_count([31_000_000]) == "31.00 M"
-    assert fmt_sig([187.33]) == "187" and fmt_sig([0.98406]) == "0.984" and fmt_sig([12.0, 14.0]) == "13.0 ± 1.4"
+    assert fmt_sig([187.33]) == "187" and fmt_sig([0.98406]) == "0.984" and fmt_sig([12.0, 14.0]) == "13.0 ± 12.7"
     assert fmt_ratio(1.25) == "1.250×" and fmt_ratio(math.inf) == "–"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from pathlib import Path
@@ -165,6 +166,24 @@ def test_environment_has_the_fields_reports_need() -> None:
     assert env["packages"]["torch"] == torch.__version__.split("+")[0] or env["packages"]["torch"]
     json.dumps(env)
     assert machine_id({"hostname": "Node 7", "device": "NVIDIA H100"}) == "node-7-nvidia-h100"
+
+
+def test_environment_names_the_math_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsed from torch.__config__.show(): the lines of a MKL + oneDNN build, and of an OpenBLAS one."""
+    env_module = importlib.import_module("bench.store.environment")
+
+    mkl = ("  - Intel(R) oneAPI Math Kernel Library Version 2024.2-Product Build 20240605 for Intel(R) 64\n"
+           "  - Intel(R) MKL-DNN v3.12.0 (Git Hash 80afa71)\n  - OpenMP 201511 (a.k.a. OpenMP 4.5)\n"
+           "  - Build settings: BLAS_INFO=mkl, LAPACK_INFO=mkl, TORCH_VERSION=2.14.1")
+    blas = "  - OpenBLAS 0.3.27\n  - Build settings: BLAS_INFO=open, LAPACK_INFO=open"
+    for text, expected in ((mkl, {"mkl": "2024.2-Product Build 20240605", "onednn": "v3.12.0 (Git Hash 80afa71)",
+                                  "openmp": "201511", "openblas": None, "blas": "mkl", "lapack": "mkl"}),
+                           (blas, {"mkl": None, "onednn": None, "openmp": None, "openblas": "0.3.27",
+                                   "blas": "open", "lapack": "open"})):
+        env_module.math_libraries.cache_clear()
+        monkeypatch.setattr(torch.__config__, "show", lambda text=text: text)
+        assert env_module.math_libraries() == expected
+    env_module.math_libraries.cache_clear()
 
 
 def test_records_follow_the_umask_like_plain_files(tmp_path: Path) -> None:

@@ -139,6 +139,27 @@ def test_data_path_is_not_part_of_the_id(tmp_path: Path) -> None:
     assert load_suite(path, data_path=tmp_path / "a").cases()[0].id == load_suite(path, data_path=tmp_path / "b").cases()[0].id
 
 
+def test_data_seed_picks_the_data_and_keeps_old_ids_at_its_default(tmp_path: Path) -> None:
+    """data_seed unset (or None) hashes as absent: the same ids and base stage keys as before it existed; set, it
+    is the builder's seed and a new case, while the case seed stays what changes initialisation and order."""
+    from bench.pipeline.plan import plan_case
+
+    old = load_suite(write(tmp_path, BASE)).cases()[0]
+    same = load_suite(write(tmp_path, BASE.replace('size = 32', 'size = 32\ndata_seed = 0'))).cases()[0]
+    assert same.id != old.id  # 0 is a real choice (the builder's default spelled out), not "as before"
+    axis = BASE + '[matrix]\n"data.data_seed" = [1, 2]\n'
+    cases = load_suite(write(tmp_path, axis)).cases()
+    assert [c.label for c in cases] == ["data_seed=1,seed=0", "data_seed=2,seed=0"]
+    assert [c.config.data.builder_kwargs()["seed"] for c in cases] == [1, 2]
+    assert "seed" not in old.config.data.builder_kwargs()
+    assert plan_case(cases[0])[0].key != plan_case(cases[1])[0].key != plan_case(old)[0].key
+    from bench.suite.case import hashed_settings
+
+    assert "data_seed" not in hashed_settings(old.config)["data"]
+    assert problems(tmp_path, BASE.replace("size = 32", "size = 32\nseed = 1\ndata_seed = 2")) == [
+        "data.data_seed: give either data.seed or data.data_seed, not both"]
+
+
 def test_missing_data_path(tmp_path: Path) -> None:
     assert problems(tmp_path, INRIA) == [
         "data.path: data set 'inria' needs a folder: pass --data-path, set MORPH_BENCH_DATA_INRIA or set data.path"

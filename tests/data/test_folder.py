@@ -171,3 +171,29 @@ def test_stems_split_errors(make_pairs) -> None:
         create_dataset("folder", root=root, split="stems", val_stems=["img0"], test_stems=["img0"])
     with pytest.raises(DataError, match="needs val_stems"):
         create_dataset("folder", root=root, split="stems")
+
+
+def test_shuffled_tiles_decode_each_image_once_per_epoch(make_pairs) -> None:
+    """The old 4-image LRU re-decoded an image for almost every shuffled tile once the set had more images."""
+    root = make_pairs(n=12, shape=(16, 16))
+    train = create_dataset("folder", root=root, val_fraction=0.25, seed=0, size_mode="tile", size=4).train
+    assert len(train) == 9 * 16
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0)).tolist()
+    for _ in range(2):  # two epochs
+        for i in order:
+            train[i]
+    assert train._cache.decodes == 9
+
+
+def test_byte_budget_evicts_least_recently_used(make_pairs) -> None:
+    from bench.data.folder import FolderSegmentation
+
+    root = make_pairs(n=3, shape=(8, 8))
+    pairs = create_dataset("folder", root=root, val_fraction=0.34, seed=0).train.pairs
+    one_pair = 8 * 8 * 3 + 8 * 8 * 8  # uint8 RGB image + int64 mask
+    data = FolderSegmentation(pairs, create_dataset("folder", root=root, val_fraction=0.34).train.decoder,
+                              cache_bytes=one_pair)
+    data[0], data[1], data[1], data[0]
+    assert data._cache.decodes == 3 and len(data._cache) == 1  # 0, 1, then 0 again: only one pair fits
+    first = data[0]
+    assert data._cache.decodes == 3 and torch.equal(first[0], data[0][0])

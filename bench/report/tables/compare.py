@@ -10,7 +10,8 @@ import math
 
 import pandas as pd
 
-from bench.report._groups import natural_key, stage_rank
+from bench.report._groups import group_label, natural_key, stage_rank
+from bench.stats import compare, evaluations
 
 KEY = ["Suite", "Case", "Stage"]
 #: (metric, column, factor to the displayed unit); latency columns are added per device found on both sides.
@@ -80,3 +81,35 @@ def unmatched_table(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     rows = [{**dict(zip(KEY, k)), **v} for k, v in status.items() if v != {"A": "ok", "B": "ok"}]
     rows.sort(key=lambda r: (r["Suite"], natural_key(r["Case"]), r["Stage"]))
     return pd.DataFrame(rows, columns=[*KEY, "A", "B"])
+
+
+#: (label, split) of the quality metrics compared as paired samples over seeds (and images).
+PAIRED_SPLITS = (("Val", "val"), ("Test", "test"))
+
+
+def paired_quality(a: pd.DataFrame, b: pd.DataFrame) -> list[dict[str, object]]:
+    """B − A per (suite, case group, stage) and split, paired on the seeds both sides ran (and on the images
+    where both kept per-image counts): rows of Suite, Group, Stage, Metric and a :class:`bench.stats.Comparison`.
+    Dice for segmentation, accuracy for a classifier; only records "ok" on both sides count."""
+    if a.empty or b.empty:
+        return []
+    ka, kb = _keyed(a[a["status"] == "ok"]), _keyed(b[b["status"] == "ok"])
+    for k in (ka, kb):
+        k["Group"] = [group_label(lab) for lab in k["Case"]]
+    rows = []
+    keys = sorted(set(zip(ka["Suite"], ka["Group"], ka["Stage"])) & set(zip(kb["Suite"], kb["Group"], kb["Stage"])))
+    rank = dict(zip(zip(ka["Suite"], ka["Group"], ka["Stage"]), ka["_rank"]))
+    keys.sort(key=lambda k: (k[0], natural_key(k[1]), rank[k]))
+    for suite, group, stage in keys:
+        ra = ka[(ka["Suite"] == suite) & (ka["Group"] == group) & (ka["Stage"] == stage)]
+        rb = kb[(kb["Suite"] == suite) & (kb["Group"] == group) & (kb["Stage"] == stage)]
+        dice = pd.to_numeric(ra.get("metrics.val.dice", pd.Series(dtype=float)), errors="coerce").notna().any()
+        metric = "dice" if dice else "accuracy"
+        for label, split in PAIRED_SPLITS:
+            if f"metrics.{split}.{metric}" not in ra or f"metrics.{split}.{metric}" not in rb:
+                continue
+            c = compare(evaluations(rb, split, metric), evaluations(ra, split, metric), metric)
+            if c.seeds:
+                rows.append({"Suite": suite, "Group": group, "Stage": stage,
+                             "Metric": f"{label} {'Dice' if dice else 'Acc.'}", "comparison": c})
+    return rows

@@ -1,4 +1,4 @@
-"""The blog's Tables 1, 2 and 5: one column per model stage, one row per quantity, mean ± std over seeds.
+"""The blog's Tables 1, 2 and 5: one column per model stage, one row per quantity, mean ± 95% interval over seeds.
 
 Why a long table with a ``Group`` column: one pure function serves every suite; the renderer prints one
 markdown table per group and drops the stage columns a group does not have.
@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from bench.report._format import fmt_count, fmt_fixed, fmt_sig, mean_std, pm, sig_decimals
+from bench.report._format import fmt_count, fmt_fixed, fmt_sig, mean_ci, pm, sig_decimals
 from bench.report._groups import grouped, prepare, sorted_stages
 from bench.report.tables import register_table
 
@@ -27,11 +27,12 @@ def _column(name: str, fmt: Callable[[Sequence[float]], str]) -> Cell:
 
 
 def _latency(key: str) -> Cell:
-    """Median batch-1 latency in ms; one run shows its IQR in brackets, several show mean ± std of medians."""
+    """Median batch-1 latency in ms; one run shows its IQR in brackets, several the mean ± 95% interval of
+    their medians."""
 
     def cell(rows: pd.DataFrame) -> str:
         valid = rows[pd.to_numeric(rows[f"latency.{key}.median_s"], errors="coerce").notna()]
-        mean, std, n = mean_std([1e3 * v for v in valid[f"latency.{key}.median_s"]])
+        mean, std, n = mean_ci([1e3 * v for v in valid[f"latency.{key}.median_s"]])
         decimals = sig_decimals(mean)
         iqr = 1e3 * float(valid[f"latency.{key}.iqr_s"].iloc[0]) if n == 1 and f"latency.{key}.iqr_s" in valid else None
         if iqr is not None and iqr == iqr:
@@ -66,7 +67,7 @@ def stage_cell(rows: pd.DataFrame, cell: Cell) -> str:
 @register_table("stages")
 def stages_table(df: pd.DataFrame) -> pd.DataFrame:
     """Columns Group, Metric, then one per model stage (Base, Shrunk, Expanded, Shrunk 1, …, Uniform (same
-    budget)); cells "mean ± std" over seeds, "" where a group lacks the stage. Structure-learning stages are left
+    budget)); cells "mean ± 95% interval" over seeds, "" where a group lacks the stage. Structure-learning stages are left
     out: they are not models anyone would deploy (their γ histograms are figures)."""
     data = prepare(df)
     data = data[data["stage"] != "learn"] if len(data) else data

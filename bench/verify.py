@@ -1,0 +1,196 @@
+"""``bench verify``: rerun committed cases in a scratch folder and judge each metric against what was committed.
+
+What is expected of a rerun, and so how each metric is judged:
+
+- **exact** (parameters, MACs, FLOPs, alive widths): they follow from the settings and the learned structure, so they
+  must be bit-identical. A structure-learning stage whose widths differ makes every later stage differ too; the
+  table shows both.
+- **statistical** (val and test Dice, or accuracy for a classifier): on another CPU or math library the float
+  arithmetic differs and training drifts, so a rerun is "reproduced" when it lands inside a band:
+
+  1. the committed **seed band**, when the case group has ≥ 2 committed seeds: the 95% prediction interval of one
+     more seed, mean ± t₀.₉₇₅,ₙ₋₁ · s · √(1 + 1/n) over the committed seeds;
+  2. else the committed value's **per-image 95% interval** (:func:`bench.stats.interval` over its evaluation
+     images, its offsets from the pooled value placed around the committed value), when the record kept
+     per-image counts;
+  3. else committed ± :data:`TOLERANCE` (absolute; one seed of the quick profile moved base test Dice by up to 0.05
+     between machines and seeds, issue #10).
+
+  Outside the band it is "not reproduced", shown with its distance to the band.
+
+Latency and times are machine facts and are not judged. The exit code is 0 when every judged metric reproduced.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.report._groups import group_label
+from bench.stats import Counts, interval, mean_ci
+from bench.store import StageRecord, load_records
+
+#: Absolute band for a Dice/accuracy of one committed seed without per-image counts.
+TOLERANCE = 0.05
+EXACT = ("params", "macs", "flops", "widths")
+SPLITS = ("val", "test")
+REPRODUCED, NOT_REPRODUCED = "reproduced", "NOT reproduced"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One metric of one stage: the committed value, the rerun's, the band it had to hit and the result."""
+
+    case_id: str
+    stage: str
+    metric: str
+    kind: str  # "exact" or "statistical"
+    committed: Any
+    rerun: Any
+    band: str
+    ok: bool
+    distance: str = ""
+
+    @property
+    def result(self) -> str:
+        return REPRODUCED if self.ok else f"{NOT_REPRODUCED}{f' ({self.distance})' if self.distance else ''}"
+
+
+def _stage(r: StageRecord) -> str:
+    return r.stage if r.iteration is None else f"{r.stage}-it{r.iteration}"
+
+
+def choose_cases(committed: Sequence[StageRecord], cases: Sequence[str] = (), sample: int | None = None,
+                 seed: int = 0) -> list[str]:
+    """The case ids to rerun: those matching the given ids/prefixes, or ``sample`` drawn with ``seed``."""
+    ids = sorted({r.case_id for r in committed})
+    if cases:
+        chosen = []
+        for want in cases:
+            hits = [i for i in ids if i.startswith(want)]
+            if len(hits) != 1:
+                raise BenchError(f"--cases: '{want}' matches {len(hits)} committed cases (expected one)")
+            chosen.append(hits[0])
+        return chosen
+    if sample is None:
+        raise BenchError("give --cases ID,.. or --sample N")
+    if not 1 <= sample <= len(ids):
+        raise BenchError(f"--sample: expected 1 to {len(ids)} (the committed cases), got {sample}")
+    return sorted(random.Random(seed).sample(ids, sample))
+
+
+def _metric(record: StageRecord) -> str:
+    return "dice" if "dice" in record.metrics.get("val", {}) else "accuracy"
+
+
+def band(record: StageRecord, split: str, metric: str, siblings: Sequence[StageRecord],
+         tolerance: float = TOLERANCE) -> tuple[float, float, str]:
+    """(low, high, how) of the band a rerun of ``record`` must land in (the module's rules 1–3)."""
+    values = [s.metrics.get(split, {}).get(metric) for s in siblings]
+    values = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    if len(values) >= 2:
+        # the 95% t interval of the mean, widened from s/√n to s·√(1 + 1/n): where one more seed should land
+        mean, half, n = mean_ci(values)
+        half *= math.sqrt(n + 1)
+        return mean - half, mean + half, f"seed band ({n} seeds)"
+    value = float(record.metrics[split][metric])
+    counts = record.per_image.get(split)
+    if counts:  # the interval's offsets from the pooled value, around the committed value
+        pooled, low, high = interval({0: Counts.from_record(counts)}, metric)
+        return value - (pooled - low), value + (high - pooled), "per-image 95% CI"
+    return value - tolerance, value + tolerance, f"±{tolerance:g}"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, dict):
+        return f"{len(value)} layers"
+    return "–" if value is None else str(value)
+
+
+def _exact(case_id: str, old: StageRecord, new: StageRecord) -> list[Check]:
+    out = []
+    for name in EXACT:
+        a, b = getattr(old, name), getattr(new, name)
+        if a is None:
+            continue
+        distance = ""
+        if a != b and isinstance(a, dict) and isinstance(b, dict):
+            differ = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            distance = f"{len(differ)} layer(s) differ, e.g. {differ[0]}: {a.get(differ[0])} → {b.get(differ[0])}"
+        elif a != b and isinstance(a, int) and isinstance(b, int):
+            distance = f"{b - a:+,}"
+        out.append(Check(case_id, _stage(old), name, "exact", _fmt(a), _fmt(b), "bit-exact", a == b, distance))
+    return out
+
+
+def judge(committed: Sequence[StageRecord], rerun: Sequence[StageRecord], case_id: str,
+          tolerance: float = TOLERANCE) -> list[Check]:
+    """Every check of one case: its committed stages against the rerun's."""
+    mine = [r for r in committed if r.case_id == case_id]
+    new = {(r.stage, r.iteration): r for r in rerun if r.case_id == case_id}
+    checks = []
+    for old in sorted(mine, key=lambda r: (r.iteration or 0, _stage(r))):
+        got = new.get((old.stage, old.iteration))
+        if got is None or got.status != old.status:
+            checks.append(Check(case_id, _stage(old), "status", "exact", old.status,
+                                got.status if got else "missing", "same", False))
+            continue
+        checks += _exact(case_id, old, got)
+        metric = _metric(old)
+        group = group_label(old.label)
+        siblings = [r for r in committed if r.suite == old.suite and group_label(r.label) == group
+                    and (r.stage, r.iteration) == (old.stage, old.iteration) and r.status == "ok"]
+        for split in SPLITS:
+            if metric not in old.metrics.get(split, {}):
+                continue
+            value = got.metrics.get(split, {}).get(metric)
+            low, high, how = band(old, split, metric, siblings, tolerance)
+            ok = value is not None and low <= value <= high
+            distance = "" if ok or value is None else f"{value - (high if value > high else low):+.4f} outside"
+            checks.append(Check(case_id, _stage(old), f"{split} {metric}", "statistical",
+                                _fmt(float(old.metrics[split][metric])), _fmt(value),
+                                f"[{low:.4f}, {high:.4f}] {how}", ok, distance))
+    return checks
+
+
+def verify(records: Path, *, cases: Sequence[str] = (), sample: int | None = None, seed: int = 0,
+           work: Path | None = None, suites: Path = Path("suites"), device: str = "cpu",
+           tolerance: float = TOLERANCE, progress: bool = False) -> list[Check]:
+    """Rerun the chosen committed cases of ``records`` (archives or a results folder) from their suite files in
+    ``suites`` under ``work`` (a temporary folder when None, removed afterwards) and judge every metric."""
+    from bench.api import run_suite
+
+    committed = load_records(records)
+    if not committed:
+        raise BenchError(f"{records}: no records found")
+    chosen = choose_cases(committed, cases, sample, seed)
+    with tempfile.TemporaryDirectory(prefix="bench-verify-") as scratch:
+        folder = Path(work) if work is not None else Path(scratch)
+        checks: list[Check] = []
+        for case_id in chosen:
+            first = next(r for r in committed if r.case_id == case_id)
+            path = suites / f"{first.suite}.toml"
+            if not path.is_file():
+                raise BenchError(f"{path}: suite file of committed case {case_id} not found (--suites)")
+            profile = str(first.extra.get("profile", "quick"))
+            run_suite(path, profile=profile, results=folder, device=device, only=[case_id], progress=progress)
+            checks += judge(committed, load_records(folder), case_id, tolerance)
+    return checks
+
+
+def table(checks: Sequence[Check]) -> str:
+    """The checks as a plain-text table (tabulate)."""
+    from tabulate import tabulate
+
+    rows = [[c.case_id, c.stage, c.metric, c.kind, c.committed, c.rerun, c.band, c.result] for c in checks]
+    return tabulate(rows, headers=["Case", "Stage", "Metric", "Kind", "Committed", "Rerun", "Band", "Result"])

@@ -1,0 +1,91 @@
+"""`bench verify` on a tiny committed suite: a faithful rerun passes, a perturbed record fails with exit 1."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bench import api
+from bench.cli import app
+from bench.store import StageRecord, load_records, write_archives
+from bench.verify import TOLERANCE, band, choose_cases
+
+TINY = """
+name = "tinyv"
+seeds = [0]
+[data]
+name = "synthetic_buildings"
+count = 16
+size = 32
+[model]
+name = "unet"
+base = 4
+depth = 2
+[train]
+epochs = 1
+batch_size = 8
+lr = 1e-3
+[morph]
+method = "uniform"
+[measure]
+batch_sizes = [1]
+warmup = 0
+min_runs = 1
+min_time_s = 0.0
+"""
+
+
+def _record(value: float, seed: int = 0, per_image: dict | None = None) -> StageRecord:
+    return StageRecord(case_id=f"c{seed}", stage="base", suite="s", label=f"lr=1,seed={seed}", seed=seed,
+                       metrics={"val": {"dice": value}}, per_image={"val": per_image} if per_image else {})
+
+
+def test_band_rules_by_hand() -> None:
+    # three committed seeds 0.7, 0.8, 0.9: mean 0.8, s 0.1, t(0.975, 2) = 4.3027 → ± 4.3027 · 0.1 · √(4/3)
+    seeds = [_record(v, s) for s, v in enumerate((0.7, 0.8, 0.9))]
+    low, high, how = band(seeds[0], "val", "dice", seeds)
+    assert (low, high) == pytest.approx((0.8 - 0.49683, 0.8 + 0.49683), abs=1e-4) and how == "seed band (3 seeds)"
+    # one seed, no counts: the stated absolute tolerance
+    assert band(seeds[0], "val", "dice", seeds[:1])[:2] == pytest.approx((0.7 - TOLERANCE, 0.7 + TOLERANCE))
+    # one seed with counts: 4 images of Dice 1 and 4 of Dice 0 → the per-image interval [2/9, 14/15]
+    counts = {"tp": [[1] * 4 + [0] * 4], "fp": [[0] * 8], "fn": [[0] * 4 + [1] * 4], "correct": [1] * 8,
+              "total": [1] * 8}
+    one = _record(2 * 4 / 12, per_image=counts)
+    assert band(one, "val", "dice", [one])[:2] == pytest.approx((2 / 9, 14 / 15))
+
+
+def test_sample_is_drawn_by_seed() -> None:
+    records = [_record(0.5, s) for s in range(6)]
+    first = choose_cases(records, sample=2, seed=1)
+    assert first == choose_cases(records, sample=2, seed=1) and len(set(first)) == 2
+    assert choose_cases(records, cases=["c3"]) == ["c3"]
+
+
+def test_verify_passes_a_faithful_rerun_and_fails_a_perturbed_record(tmp_path: Path) -> None:
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "tinyv.toml").write_text(TINY)
+    results, records = tmp_path / "results", tmp_path / "records"
+    assert api.run_suite(suites / "tinyv.toml", results=results, progress=False).exit_code == 0
+    write_archives(load_records(results), records)
+    case_id = load_records(records)[0].case_id
+    args = ["verify", str(records), "--cases", case_id, "--suites", str(suites), "--work", str(tmp_path / "w")]
+
+    runner = CliRunner()
+    good = runner.invoke(app, args)
+    assert good.exit_code == 0, good.output
+    assert "NOT reproduced" not in good.output and "bit-exact" in good.output and "val dice" in good.output
+
+    archive = records / "tinyv.jsonl"
+    lines = [json.loads(line) for line in archive.read_text().splitlines()]
+    base = next(r for r in lines if r["stage"] == "base")
+    base["params"] += 1
+    base["metrics"]["val"]["dice"] = math.fsum([base["metrics"]["val"]["dice"], 0.3])
+    archive.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    bad = runner.invoke(app, args)  # the scratch folder already holds the rerun: judged again, not retrained
+    assert bad.exit_code == 1, bad.output
+    assert "NOT reproduced (-1)" in bad.output and "outside" in bad.output
