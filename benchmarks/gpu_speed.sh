@@ -8,6 +8,8 @@
 #
 # CPU_CORES (default 0,1) pins the CPU quickstart to two cores with taskset, as the 2-core machine the issue
 # compares with; VARIANTS limits gpu_speed.py's variants; PYTHON picks the interpreter (default python3).
+# Expected time on an H200 box: the cuda variants 1–3 min (compile is the slow one), the quickstart on cuda about
+# a minute, on two CPU cores 3–4 min: with little device time left, run DEVICES=cuda alone first.
 set -u -o pipefail
 OUT=${OUT:-gpu-speed}
 DEVICES=${DEVICES:-cuda cpu}
