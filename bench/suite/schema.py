@@ -160,7 +160,8 @@ class MorphSettings(BaseModel):
     ``budget_by="measurement"`` meets a latency budget by timing each candidate width multiplier on the run's
     device instead of the roofline model. ``target_cost`` (a share of the seed's cost, e.g. 0.5) steers λ during
     structure learning so that the alive cost falls to that share (:class:`morph.schedule.StrengthController`);
-    ``strength`` is then only λ's starting value. ``warm_start`` starts structure learning from the trained weights of
+    ``strength`` is then only λ's starting value. ``channel_divisor`` (e.g. 8 or 16) makes every shrunk, expanded
+    and uniform width a multiple of it (hardware-friendly widths), never above the seed width or the budget. ``warm_start`` starts structure learning from the trained weights of
     the previous stage (the blog started from a fresh init). ``index_shift_bug`` and ``dead_layers`` only
     matter for ``method="blog"`` (blog-code-facts §5, §7).
     """
@@ -174,6 +175,7 @@ class MorphSettings(BaseModel):
     min_fraction: float = Field(0.0, ge=0, le=1)
     min_width: int = Field(1, ge=1)
     multiple: int = Field(1, ge=1)
+    channel_divisor: int = Field(1, ge=1)
     symmetry: int = Field(0, ge=0, le=3)
     budget: float | None = Field(None, gt=0)
     expand_factor: float | None = Field(None, gt=0)

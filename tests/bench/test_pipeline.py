@@ -133,3 +133,22 @@ def test_target_cost_steers_structure_learning(make_tiny: Callable[..., Path], t
     assert abs(share - 0.5) < 0.2
     lams = learn["history"]["lambda"]
     assert max(lams) / min(lams) > 10 and learn["extra"]["final_lambda"] == lams[-1]
+
+
+def test_channel_divisor_rounds_every_width(make_tiny: Callable[..., Path], tmp_path: Path) -> None:
+    """morph.channel_divisor = 4 (the tiny U-Net's seed widths are 4, 8, 16): shrunk, expanded and uniform widths
+    are multiples of 4, within the budget; at its default of 1 the case ids are those of a suite without it."""
+    plain = {c.label: c.id for c in load_suite(make_tiny()).cases()}
+    ones = load_suite(make_tiny(extra='"morph.channel_divisor" = [1]')).cases()
+    assert {c.label.replace(",channel_divisor=1", ""): c.id for c in ones} == plain
+    suite = make_tiny(extra='"morph.channel_divisor" = [4]')
+    results = tmp_path / "results"
+    only = [f"method={m},sym=0,channel_divisor=4,seed=0" for m in ("morphnet", "uniform")]
+    assert _run(suite, results, only=only).exit_code == 0
+    df = load_results(results)
+    rounded = df[df["stage"].isin(["shrink", "expand", "uniform"])]
+    assert len(rounded) == 3
+    for _, row in rounded.iterrows():
+        assert all(w % 4 == 0 for w in row["widths"].values()), (row["stage"], row["widths"])
+        if row["stage"] != "shrink":
+            assert row["extra"]["cost"] <= row["extra"]["budget"]
