@@ -16,6 +16,7 @@ from torch import nn
 
 from bench.errors import BenchError
 from bench.measure import measure_latency
+from bench.calibrate.profile import resolve_device
 from bench.pipeline.context import CaseContext
 from bench.pipeline.plan import Stage
 from bench.train import TrainHooks, TrainResult, train
@@ -109,11 +110,12 @@ def _learn_config(ctx: CaseContext) -> Any:
     return ctx.train_config(**overrides)
 
 
-def _device_profile(ctx: CaseContext) -> str | None:
+def _device_profile(ctx: CaseContext) -> Any:
+    """The latency device: a registered name, or a calibrated profile file (``*.json``, ``bench calibrate``)."""
     m = ctx.case.config.morph
     if m.resource != "latency":
         return None
-    return m.device_profile or "cpu2"
+    return resolve_device(m.device_profile or "cpu2")
 
 
 def run_learn(ctx: CaseContext, stage: Stage, parent: Product | None) -> Outcome:

@@ -152,3 +152,24 @@ def test_channel_divisor_rounds_every_width(make_tiny: Callable[..., Path], tmp_
         assert all(w % 4 == 0 for w in row["widths"].values()), (row["stage"], row["widths"])
         if row["stage"] != "shrink":
             assert row["extra"]["cost"] <= row["extra"]["budget"]
+
+
+def test_latency_resource_with_a_calibrated_profile_file(make_tiny: Callable[..., Path], tmp_path: Path) -> None:
+    """morph.device_profile may name a profile file from `bench calibrate`: learn and expand use its device."""
+    from bench.calibrate import GRIDS, calibrate, save_profile
+    from morph.groups import build_graph
+    from morph.models.unet import UNet, unet_widths
+    from morph.resources import graph_cost
+
+    cal = calibrate(GRIDS["quick"], "synthetic", timer=lambda p: 1e-5 + 1e-10 * sum(p.features.values()))
+    profile = save_profile(cal, tmp_path / "devices" / "synthetic.json")
+    suite = make_tiny(extra=f'"morph.resource" = ["latency"]\n"morph.device_profile" = ["{profile}"]')
+    results = tmp_path / "results"
+    case = next(c for c in load_suite(suite).cases() if c.label.startswith("method=morphnet,sym=0"))
+    assert _run(suite, results, only=[case.id]).exit_code == 0
+    records = {s.label: r for s, r in stage_records(results, case)}
+    expand = records["expand-it1"]
+    # the budget is the seed model's (the tiny suite's U-Net) cost on the calibrated device
+    seed = build_graph(UNet(unet_widths(4, depth=2), depth=2), torch.zeros(1, 3, 32, 32))
+    assert expand.extra["budget"] == pytest.approx(graph_cost(seed, None, "latency", cal.device))
+    assert expand.extra["cost"] <= expand.extra["budget"]
