@@ -110,3 +110,20 @@ def test_probe_features_match_the_traced_module(kind: Any) -> None:
     graph = build_graph(probe.build(), torch.zeros(probe.batch, *probe.input_shape))
     (layer,) = graph.layers
     assert layer_features(layer, probe.batch) == pytest.approx(probe.features)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["calibrate", "--device", "tpu"], "--device: expected cpu or cuda, got 'tpu'"),
+    (["calibrate", "--dtype", "int8"], "--dtype: expected one of float32, float16, bfloat16, got 'int8'"),
+    (["latency-check", "--profile", "nowhere.json"], "nowhere.json: cannot read the device profile"),
+])
+def test_cli_bad_usage_is_one_line(args: list[str], message: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not (tmp_path / "x").exists()

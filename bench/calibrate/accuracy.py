@@ -1,0 +1,177 @@
+"""How well latency devices predict measured end-to-end latency (``bench latency-check``).
+
+Random-width variants of a few model families are rebuilt, timed with the harness's protocol and predicted by
+each device through :func:`morph.resources.graph_cost` on the family's channel graph, i.e. exactly the cost the
+latency penalty and the width search use. The metrics are nn-Meter's share within ±10 % (wave2-facts §2.2), the
+mean absolute percentage error, and the Spearman rank correlation, which is what a search needs most.
+A roofline has no per-call cost and is far below measured times, so it is also shown rescaled by its median
+measured/predicted ratio (labelled as such): that isolates how well it *ranks* and *scales* from its offset.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import spearmanr
+
+from bench.errors import BenchError
+
+Measure = Callable[[torch.nn.Module, tuple[int, ...], int], float]
+"""(model, one item's input shape, batch) → seconds per call."""
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """What to measure: ``variants`` random-width variants per model spec, each at every size and batch."""
+
+    models: tuple[str, ...] = ("unet:base=16", "smp_unet:encoder=resnet18", "smp_fpn:encoder=mobilenet_v2")
+    variants: int = 17
+    sizes: tuple[int, ...] = (64, 128)
+    batches: tuple[int, ...] = (1, 8)
+    min_factor: float = 0.2
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Point:
+    """One variant at one input size and batch: measured seconds and each device's prediction."""
+
+    model: str
+    variant: int
+    size: int
+    batch: int
+    measured_s: float
+    predicted_s: dict[str, float] = field(default_factory=dict)
+
+
+def random_widths(seed_widths: Mapping[str, int], rng: random.Random, min_factor: float) -> dict[str, int]:
+    """One global factor in [min_factor, 1] times a per-group jitter in [0.7, 1.3], within [1, seed width]."""
+    f = rng.uniform(min_factor, 1.0)
+    return {k: int(min(w, max(1, round(w * f * rng.uniform(0.7, 1.3))))) for k, w in seed_widths.items()}
+
+
+def run_check(settings: CheckSettings, devices: Mapping[str, Any], measure: Measure,
+              on_point: Callable[[int, int], None] | None = None) -> list[Point]:
+    """Build, predict and time every (model, variant, size, batch), in a shuffled order (machine drift then
+    spreads over all models instead of biasing one)."""
+    from bench.model_spec import build_model, parse_model_spec
+    from morph.groups import build_graph
+    from morph.rebuild import rebuild
+    from morph.resources import graph_cost
+    from morph.widths import group_widths, names_to_ids
+
+    rng = random.Random(settings.seed)
+    jobs = []
+    for spec in settings.models:
+        name, kwargs = parse_model_spec(spec)
+        model = build_model(name, kwargs)
+        graphs = {s: build_graph(model, torch.zeros(1, 3, s, s)) for s in settings.sizes}
+        seed = group_widths(graphs[settings.sizes[0]])
+        for v in range(settings.variants):
+            widths = random_widths(seed, rng, settings.min_factor)
+            variant = rebuild(model, widths, graph=graphs[settings.sizes[0]])
+            for s in settings.sizes:
+                alive = names_to_ids(graphs[s], widths)
+                for b in settings.batches:
+                    pred = {d: float(graph_cost(graphs[s], alive, "latency", dev, batch=b)) for d, dev in devices.items()}
+                    jobs.append((spec, v, s, b, variant, pred))
+    rng.shuffle(jobs)
+    points = []
+    for i, (spec, v, s, b, variant, pred) in enumerate(jobs):
+        points.append(Point(spec, v, s, b, float(measure(variant, (3, s, s), b)), pred))
+        if on_point is not None:
+            on_point(i + 1, len(jobs))
+    return points
+
+
+def metrics(measured: Sequence[float], predicted: Sequence[float]) -> dict[str, float]:
+    """n, share within ±10 %, MAPE and Spearman ρ of predictions against measurements."""
+    m, p = np.asarray(measured, dtype=float), np.asarray(predicted, dtype=float)
+    rel = np.abs(p - m) / m
+    rho = float(spearmanr(m, p).statistic) if len(m) > 2 else float("nan")
+    return {"n": int(len(m)), "within_10": float((rel <= 0.1).mean()), "mape": float(rel.mean()), "spearman": rho}
+
+
+def points_frame(points: Sequence[Point], rescale: Sequence[str] = ()) -> pd.DataFrame:
+    """Long table: one row per (point, predictor); ``rescale`` devices get a second, median-rescaled predictor."""
+    rows = [{**{k: v for k, v in asdict(p).items() if k != "predicted_s"}, "predictor": d, "predicted_s": s}
+            for p in points for d, s in p.predicted_s.items()]
+    df = pd.DataFrame(rows)
+    for d in rescale:
+        sub = df[df["predictor"] == d]
+        ratio = float(np.median(sub["measured_s"] / sub["predicted_s"]))
+        df = pd.concat([df, sub.assign(predictor=f"{d} × {ratio:.3g} (rescaled)",
+                                       predicted_s=sub["predicted_s"] * ratio)], ignore_index=True)
+    return df
+
+
+def summary(df: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Metrics per predictor (and per ``by`` columns)."""
+    keys = [*by, "predictor"]
+    order = {p: i for i, p in enumerate(dict.fromkeys(df["predictor"]))}  # predictors in the order given
+    groups = sorted(df.groupby(keys, sort=False), key=lambda kg: (*kg[0][:-1], order[kg[0][-1]]))
+    rows = [{**dict(zip(keys, k)), **metrics(g["measured_s"], g["predicted_s"])} for k, g in groups]
+    return pd.DataFrame(rows)
+
+
+def render_markdown(df: pd.DataFrame, settings: CheckSettings, context: Mapping[str, Any], figure: str) -> str:
+    """``reports/latency.md``: settings, overall metrics per predictor, per model and batch, and the scatter."""
+    fmt = lambda t: t.to_markdown(index=False, floatfmt=".3g")  # noqa: E731
+    env = ", ".join(f"{k}: {v}" for k, v in context.items())
+    return "\n".join([
+        "# Latency prediction accuracy", "",
+        f"{settings.variants} random-width variants of each of {', '.join(f'`{m}`' for m in settings.models)}, "
+        f"at input sizes {', '.join(map(str, settings.sizes))} and batch {', '.join(map(str, settings.batches))}: "
+        "predicted end-to-end latency (the latency resource's graph cost) against the median of timed runs. "
+        "within ±10 %: nn-Meter's accuracy measure; MAPE: mean absolute percentage error; Spearman: rank "
+        "correlation.", "", f"Measured on {env}.", "",
+        "## All variants", "", fmt(summary(df)), "",
+        "## Per model and batch", "", fmt(summary(df, ["model", "batch"])), "",
+        f"![predicted vs measured]({figure})", "",
+    ])
+
+
+def scatter(df: pd.DataFrame) -> Any:
+    """Predicted vs measured (log–log), one colour per predictor, with y = x and the ±10 % band."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 5))
+    ax = fig.add_subplot()
+    for name, g in df.groupby("predictor", sort=False):
+        ax.scatter(g["measured_s"] * 1e3, g["predicted_s"] * 1e3, s=8, alpha=0.7, label=name)
+    lo = float(min(df["measured_s"].min(), df["predicted_s"].min()) * 1e3)
+    hi = float(max(df["measured_s"].max(), df["predicted_s"].max()) * 1e3)
+    line = np.geomspace(lo, hi, 50)
+    ax.plot(line, line, color="black", lw=0.8, label="predicted = measured")
+    ax.fill_between(line, line * 0.9, line * 1.1, color="grey", alpha=0.2, label="±10 %")
+    ax.set(xscale="log", yscale="log", xlabel="measured latency (ms)", ylabel="predicted latency (ms)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def write_report(points: Sequence[Point], settings: CheckSettings, context: Mapping[str, Any], out: Path,
+                 rescale: Sequence[str] = ()) -> list[Path]:
+    """``out/latency.md``, ``out/figures/latency-scatter.png`` and the points as ``out/latency-points.csv``."""
+    from bench.report.figures import plot_style
+    from bench.report.render import save_png
+    from bench.store._atomic import atomic_write
+
+    if not points:
+        raise BenchError("latency check: no points measured")
+    df = points_frame(points, rescale)
+    with plot_style():
+        png = save_png(scatter(df), out / "figures" / "latency-scatter.png")
+    md = out / "latency.md"
+    text = render_markdown(df, settings, context, "figures/latency-scatter.png")
+    atomic_write(md, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    csv = out / "latency-points.csv"
+    atomic_write(csv, lambda tmp: df.to_csv(tmp, index=False, float_format="%.6g"))
+    return [md, png, csv]
