@@ -10,6 +10,7 @@ measured/predicted ratio (labelled as such): that isolates how well it *ranks* a
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,7 @@ import torch
 from scipy.stats import spearmanr
 
 from bench.errors import BenchError
+from morph.graph import ChannelGraph
 
 Measure = Callable[[torch.nn.Module, tuple[int, ...], int], float]
 """(model, one item's input shape, batch) → seconds per call."""
@@ -57,14 +59,25 @@ def random_widths(seed_widths: Mapping[str, int], rng: random.Random, min_factor
     return {k: int(min(w, max(1, round(w * f * rng.uniform(0.7, 1.3))))) for k, w in seed_widths.items()}
 
 
-def run_check(settings: CheckSettings, devices: Mapping[str, Any], measure: Measure,
-              on_point: Callable[[int, int], None] | None = None) -> list[Point]:
-    """Build, predict and time every (model, variant, size, batch), in a shuffled order (machine drift then
-    spreads over all models instead of biasing one)."""
+@dataclass(frozen=True)
+class Job:
+    """One variant at one size and batch: ``build()`` rebuilds it (variants are not kept in memory), ``graph``
+    and ``alive`` price it."""
+
+    model: str
+    variant: int
+    size: int
+    batch: int
+    build: Callable[[], torch.nn.Module] = field(repr=False)
+    graph: ChannelGraph = field(repr=False)
+    alive: dict[int, int] = field(repr=False)
+
+
+def variant_jobs(settings: CheckSettings) -> list[Job]:
+    """Every (model, variant, size, batch), shuffled (machine drift then spreads over all models)."""
     from bench.model_spec import build_model, parse_model_spec
     from morph.groups import build_graph
     from morph.rebuild import rebuild
-    from morph.resources import graph_cost
     from morph.widths import group_widths, names_to_ids
 
     rng = random.Random(settings.seed)
@@ -73,19 +86,28 @@ def run_check(settings: CheckSettings, devices: Mapping[str, Any], measure: Meas
         name, kwargs = parse_model_spec(spec)
         model = build_model(name, kwargs)
         graphs = {s: build_graph(model, torch.zeros(1, 3, s, s)) for s in settings.sizes}
-        seed = group_widths(graphs[settings.sizes[0]])
+        first = graphs[settings.sizes[0]]
         for v in range(settings.variants):
-            widths = random_widths(seed, rng, settings.min_factor)
-            variant = rebuild(model, widths, graph=graphs[settings.sizes[0]])
-            for s in settings.sizes:
-                alive = names_to_ids(graphs[s], widths)
-                for b in settings.batches:
-                    pred = {d: float(graph_cost(graphs[s], alive, "latency", dev, batch=b)) for d, dev in devices.items()}
-                    jobs.append((spec, v, s, b, variant, pred))
+            widths = random_widths(group_widths(first), rng, settings.min_factor)
+            build = functools.partial(rebuild, model, widths, graph=first)
+            jobs += [Job(spec, v, s, b, build, graphs[s], names_to_ids(graphs[s], widths))
+                     for s in settings.sizes for b in settings.batches]
     rng.shuffle(jobs)
+    return jobs
+
+
+def run_check(settings: CheckSettings, devices: Mapping[str, Any], measure: Measure,
+              on_point: Callable[[int, int], None] | None = None) -> list[Point]:
+    """Predict (each device's graph cost) and time every job of :func:`variant_jobs`."""
+    from morph.resources import graph_cost
+
+    jobs = variant_jobs(settings)
     points = []
-    for i, (spec, v, s, b, variant, pred) in enumerate(jobs):
-        points.append(Point(spec, v, s, b, float(measure(variant, (3, s, s), b)), pred))
+    for i, job in enumerate(jobs):
+        pred = {d: float(graph_cost(job.graph, job.alive, "latency", dev, batch=job.batch))
+                for d, dev in devices.items()}
+        points.append(Point(job.model, job.variant, job.size, job.batch,
+                            float(measure(job.build(), (3, job.size, job.size), job.batch)), pred))
         if on_point is not None:
             on_point(i + 1, len(jobs))
     return points

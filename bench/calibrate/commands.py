@@ -24,21 +24,34 @@ def _check(device: str, dtype: str) -> None:
         raise BenchError(f"--dtype: expected one of {', '.join(DTYPES)}, got '{dtype}'")
 
 
+Models = Annotated[Optional[list[str]], typer.Option("--model", help="Model spec, repeatable.")]
+Variants = Annotated[int, typer.Option("--variants", min=1, help="Random-width variants per model.")]
+Sizes = Annotated[str, typer.Option("--sizes", help="Input sizes of the variants, comma-separated.")]
+Batches = Annotated[str, typer.Option("--batches", help="Batch sizes of the variants, comma-separated.")]
+
+
 def calibrate_command(
     device: Device = "cpu", threads: Threads = None, dtype: Dtype = "float32",
-    out: Annotated[Optional[Path], typer.Option("--out", help="Profile file (default: reports/devices/NAME.json).")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Device name (default: DEVICE{THREADS}-DTYPE-calibrated).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Profile file (default: "
+                                                "reports/devices/NAME.json).")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Device name (default: "
+                                                "DEVICE{THREADS}-DTYPE-calibrated).")] = None,
+    model: Models = None, variants: Variants = 6, sizes: Sizes = "64,128", batches: Batches = "1,8",
     quick: Quick = False,
 ) -> None:
-    """Time every layer kind and op the zoo uses on this device, fit a latency model, write a device profile
-    (use it with `morph.device_profile = "reports/devices/NAME.json"`)."""
+    """Time every layer kind and op the zoo uses on this device (and, with --model, random-width variants of
+    whole models, seed 1: fitted jointly), fit a latency model, write a device profile. Use it with
+    `morph.device_profile = "reports/devices/NAME.json"`."""
     from bench.calibrate import GRIDS, calibrate, save_profile
+    from bench.calibrate.accuracy import CheckSettings
 
     _check(device, dtype)
     name = name or f"{device}{threads or ''}-{dtype}-calibrated"
     path = out or Path("reports/devices") / f"{name}.json"
+    models = CheckSettings(models=tuple(model), variants=variants, sizes=_ints("--sizes", sizes),
+                           batches=_ints("--batches", batches), seed=1) if model else None
     cal = calibrate(GRIDS["quick" if quick else "full"], name, device=device, threads=threads, dtype=dtype,
-                    on_probe=lambda i, n: print(f"\r{i}/{n} probes", end="", flush=True))
+                    models=models, on_task=lambda i, n: print(f"\r{i}/{n} timed", end="", flush=True))
     print()
     for kind, fit in sorted(cal.fits.items()):
         print(f"{kind:10s} n={fit.n:3d}  fit MAPE {fit.mape:6.1%}  within ±10% {fit.within_10:6.1%}")
@@ -49,18 +62,14 @@ def latency_check_command(
     profile: Annotated[Path, typer.Option("--profile", help="A calibrated profile file (bench calibrate).")],
     roofline: Annotated[str, typer.Option("--roofline", help="Roofline device to compare with.")] = "cpu2",
     device: Device = "cpu", threads: Threads = None, dtype: Dtype = "float32",
-    model: Annotated[Optional[list[str]], typer.Option("--model", help="Model spec, repeatable (default: unet:base=16, "
-                                                       "smp_unet:encoder=resnet18, smp_fpn:encoder=mobilenet_v2).")]
-    = None,
-    variants: Annotated[int, typer.Option("--variants", min=1, help="Random-width variants per model.")] = 17,
-    sizes: Annotated[str, typer.Option("--sizes", help="Input sizes, comma-separated.")] = "64,128",
-    batches: Annotated[str, typer.Option("--batches", help="Batch sizes, comma-separated.")] = "1,8",
+    model: Models = None, variants: Variants = 17, sizes: Sizes = "64,128", batches: Batches = "1,8",
     out: Annotated[Path, typer.Option("--out", help="Folder for latency.md, figures/ and latency-points.csv.")]
     = Path("reports"),
     quick: Quick = False,
 ) -> None:
-    """Predicted vs measured end-to-end latency of random-width variants, calibrated model and roofline side by
-    side: share within ±10 %, MAPE, Spearman ρ; writes OUT/latency.md and a scatter plot."""
+    """Predicted vs measured end-to-end latency of random-width variants (seed 0; default models: unet:base=16,
+    smp_unet:encoder=resnet18, smp_fpn:encoder=mobilenet_v2), calibrated model and roofline side by side: share
+    within ±10 %, MAPE, Spearman ρ; writes OUT/latency.md, a scatter plot and the points."""
     from bench.calibrate import load_profile
     from bench.calibrate.accuracy import CheckSettings, run_check, write_report
     from bench.measure import measure_latency

@@ -148,6 +148,9 @@ OP_KINDS = (
     OpKind("upsample", lambda c: nn.Upsample(scale_factor=2, mode="nearest")),
     OpKind("maxpool", lambda c: nn.MaxPool2d(2, 2)),
 )
+OPS_ONLY = frozenset({"bn", "relu", "upsample", "maxpool"})
+"""Ops timed for the record but not priced by the device: the channel graph has no place for them (conv kinds
+include their BN and ReLU; see morph.resources.calibrated)."""
 FALLBACK = {"gconv": "conv3x3"}
 """Kinds the zoo may use that are not timed: a grouped conv is priced as a dense 3×3 with its FLOPs ÷ groups."""
 

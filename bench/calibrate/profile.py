@@ -1,9 +1,10 @@
 """Calibrating a device and its profile file (``reports/devices/NAME.json``).
 
-``calibrate`` times every probe of a :class:`~bench.calibrate.grid.Grid` with the harness's own timer, fits each
-layer kind and op (:mod:`bench.calibrate.fit`) and returns a :class:`Calibration`: the
-:class:`morph.resources.CalibratedDevice` the latency resource uses, the op fits, every sample (so a profile can
-be refitted without re-timing) and the environment it was measured in. The file is validated with pydantic
+``calibrate`` times every probe of a :class:`~bench.calibrate.grid.Grid` (and optionally whole-model variants)
+with the harness's own timer, fits all kinds in one system (:mod:`bench.calibrate.fit`) and returns a
+:class:`Calibration`: the :class:`morph.resources.CalibratedDevice` the latency resource uses, the fits of ops
+outside the channel graph (BN, ReLU, upsample, max-pool: for information), every sample (so a profile can be
+refitted without re-timing) and the environment it was measured in. The file is validated with pydantic
 on load, so a bad profile is one line naming the file and key.
 """
 
@@ -12,21 +13,37 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from torch import nn
 
-from bench.calibrate.fit import KindFit, fit_kind
-from bench.calibrate.grid import FALLBACK, LAYER_KINDS, Grid, Probe, probes
+from bench.calibrate.accuracy import CheckSettings
+from bench.calibrate.fit import KindFit, error_stats, fit_joint
+from bench.calibrate.grid import FALLBACK, OPS_ONLY, Grid, probes
 from bench.errors import BenchError
 from bench.store._atomic import atomic_write
 from morph.resources import CalibratedDevice, KindCoefficients
-from morph.resources.calibrated import FEATURES
 
 FORMAT = "morph-bench calibrated latency profile, version 1"
-Timer = Callable[[Probe], float]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One thing to time: a probe (``source="probe"``, ``name`` its kind) or a whole-model variant
+    (``source="model"``, ``name`` its spec); ``terms`` are its multipliers per kind (:mod:`bench.calibrate.fit`)."""
+
+    source: str
+    name: str
+    build: Callable[[], nn.Module] = field(repr=False)
+    input_shape: tuple[int, ...]
+    batch: int
+    terms: dict[str, dict[str, float]]
+
+
+Timer = Callable[[Task], float]
 
 
 @dataclass(frozen=True)
@@ -44,8 +61,8 @@ class Calibration:
         coeffs = lambda c: c.as_dict()  # noqa: E731
         return {
             "format": FORMAT, "name": self.device.name,
-            "model": "seconds = const + flop·FLOPs + in_elem·input elements + out_elem·output elements + "
-                     "weight·weights (per layer kind; ops: const + in_elem·input elements)",
+            "model": "seconds = Σ over a layer's parts (its kind; concat when it reads several groups) of const + "
+                     "flop·FLOPs + in_elem·input elements + out_elem·output elements + weight·weights",
             "measured_on": self.measured_on,
             "kinds": {k: coeffs(c) for k, c in sorted(self.device.kinds.items())},
             "ops": {k: coeffs(c) for k, c in sorted(self.ops.items())},
@@ -55,12 +72,26 @@ class Calibration:
         }
 
 
+def probe_tasks(grid: Grid) -> list[Task]:
+    return [Task("probe", p.kind, p.build, p.input_shape, p.batch, {p.kind: {"const": 1.0, **p.features}})
+            for p in probes(grid)]
+
+
+def model_tasks(settings: CheckSettings) -> list[Task]:
+    """Whole-model variants, priced by their graph features (fitted jointly with the probes)."""
+    from bench.calibrate.accuracy import variant_jobs
+    from morph.resources.calibrated import graph_features
+
+    return [Task("model", j.model, j.build, (3, j.size, j.size), j.batch, graph_features(j.graph, j.alive, j.batch))
+            for j in variant_jobs(settings)]
+
+
 def measuring_timer(device: str, threads: int | None, dtype: str, grid: Grid) -> Timer:
     """The harness's latency protocol (:func:`bench.measure.measure_latency`), median seconds per call."""
     from bench.measure import measure_latency
 
-    def timer(probe: Probe) -> float:
-        return measure_latency(probe.build(), probe.input_shape, device=device, batch=probe.batch, threads=threads,
+    def timer(task: Task) -> float:
+        return measure_latency(task.build(), task.input_shape, device=device, batch=task.batch, threads=threads,
                                warmup=grid.warmup, min_runs=grid.min_runs, min_time_s=grid.min_time_s,
                                dtype=dtype).median  # type: ignore[arg-type]
 
@@ -68,36 +99,49 @@ def measuring_timer(device: str, threads: int | None, dtype: str, grid: Grid) ->
 
 
 def calibrate(grid: Grid, name: str, *, device: str = "cpu", threads: int | None = None, dtype: str = "float32",
-              timer: Timer | None = None, on_probe: Callable[[int, int], None] | None = None) -> Calibration:
-    """Time every probe of ``grid`` (``timer``: default the harness's, injectable for tests) and fit."""
+              models: CheckSettings | None = None, timer: Timer | None = None,
+              on_task: Callable[[int, int], None] | None = None) -> Calibration:
+    """Time every probe of ``grid`` and, with ``models``, whole-model variants too, then fit.
+
+    Args:
+        models: random-width variants to add as end-to-end rows (they catch what probes miss: ops outside the
+            channel graph, framework overhead per module); use a different ``seed`` from the accuracy check.
+        timer: seconds per task (default: the harness's protocol; injectable for tests).
+    """
     from bench.store.environment import environment
 
     clock = timer or measuring_timer(device, threads, dtype, grid)
-    todo = probes(grid)
+    tasks = [*probe_tasks(grid), *(model_tasks(models) if models is not None else [])]
     samples = []
-    for i, probe in enumerate(todo):
-        samples.append({**probe.key(), "features": probe.features, "time_s": float(clock(probe))})
-        if on_probe is not None:
-            on_probe(i + 1, len(todo))
+    for i, task in enumerate(tasks):
+        samples.append({"source": task.source, "name": task.name, "input_shape": list(task.input_shape),
+                        "batch": task.batch, "terms": task.terms, "time_s": float(clock(task))})
+        if on_task is not None:
+            on_task(i + 1, len(tasks))
     env = environment()
     measured_on = {"device": device, "threads": threads if threads is not None else env["torch_threads"],
-                   "dtype": dtype, "grid": {k: v for k, v in vars(grid).items()}}
+                   "dtype": dtype, "grid": dict(vars(grid)), "models": dict(vars(models)) if models else None}
     return fit_samples(name, samples, measured_on, env)
 
 
 def fit_samples(name: str, samples: Sequence[dict[str, Any]], measured_on: dict[str, Any],
                 environment: dict[str, Any]) -> Calibration:
-    """Fit every layer kind on the five-term model and every op on a per-call plus per-element cost."""
-    layer_kinds = {k.name for k in LAYER_KINDS}
-    fits: dict[str, KindFit] = {}
-    for kind in sorted({s["kind"] for s in samples}):
-        rows = [s for s in samples if s["kind"] == kind]
-        names = FEATURES if kind in layer_kinds else ("in_elem",)
-        fits[kind] = fit_kind([r["features"] for r in rows], [r["time_s"] for r in rows], names)
-    coeffs = {k: KindCoefficients(**f.coefficients) for k, f in fits.items()}
-    ops = {k: c for k, c in coeffs.items() if k not in layer_kinds}
-    device = CalibratedDevice(name, {k: c for k, c in coeffs.items() if k in layer_kinds},
-                              concat=ops.get("concat"), fallback=dict(FALLBACK))
+    """One joint NNLS over probe and model rows; model rows as a whole weigh as much as probe rows as a whole
+    (each gets √(n_probe / n_model)), so a few end-to-end timings are not drowned by hundreds of probes."""
+    n_model = sum(s["source"] == "model" for s in samples)
+    n_probe = len(samples) - n_model
+    w_model = (n_probe / n_model) ** 0.5 if n_model and n_probe else 1.0
+    weights = [w_model if s["source"] == "model" else 1.0 for s in samples]
+    coefs, pred = fit_joint([s["terms"] for s in samples], [s["time_s"] for s in samples], weights)
+    fits = {}
+    for group in sorted({(s["source"], s["name"]) for s in samples}):
+        idx = [i for i, s in enumerate(samples) if (s["source"], s["name"]) == group]
+        label = group[1] if group[0] == "probe" else f"model {group[1]}"
+        fits[label] = KindFit(coefs.get(group[1], {}), len(idx),
+                              *error_stats(pred[idx], [samples[i]["time_s"] for i in idx]))
+    coeffs = {k: KindCoefficients(**c) for k, c in coefs.items()}
+    device = CalibratedDevice(name, {k: c for k, c in coeffs.items() if k not in OPS_ONLY}, fallback=dict(FALLBACK))
+    ops = {k: c for k, c in coeffs.items() if k in OPS_ONLY}
     return Calibration(device, ops, fits, measured_on, list(samples), environment)
 
 
@@ -150,8 +194,7 @@ def load_profile(path: Path) -> Calibration:
         raise BenchError(f"{path}: key 'format': expected '{FORMAT}', got '{data.format}'")
     make = lambda c: KindCoefficients(**c.model_dump())  # noqa: E731
     ops = {k: make(c) for k, c in data.ops.items()}
-    device = CalibratedDevice(data.name, {k: make(c) for k, c in data.kinds.items()}, concat=ops.get("concat"),
-                              fallback=data.fallback)
+    device = CalibratedDevice(data.name, {k: make(c) for k, c in data.kinds.items()}, fallback=data.fallback)
     fits = {k: KindFit({}, f.n, f.mape, f.within_10) for k, f in data.fit.items()}
     return Calibration(device, ops, fits, data.measured_on, data.samples, data.environment)
 

@@ -13,7 +13,9 @@ dispatch, framework overhead), which dominates small layers (wave2-facts §2.4).
 What the coefficients of a kind cover is decided when they are fitted (``bench calibrate``): conv kinds are
 timed as conv → BN → ReLU, the unit the zoo uses and the kernel nn-Meter fuses (wave2-facts §2.2), so a conv's
 norm and activation are in its ``out_elem`` and ``const``; a layer fed by a concatenation additionally pays
-``concat`` per input element. Pooling and upsampling are not layers of the channel graph and are not predicted.
+``concat`` per call and input element (:func:`layer_parts`). Pooling, upsampling and residual adds are not
+layers of the channel graph, so probes alone do not price them; fitting on whole-model timings as well
+(:func:`graph_features`) folds their cost into the coefficients of the layers around them.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from morph.errors import MorphError
-from morph.graph import Layer
+from morph.graph import ChannelGraph, Layer
 from morph.resources.terms import Terms, flop_terms, param_terms
 
 FEATURES = ("flop", "in_elem", "out_elem", "weight")
-"""The throughput features, in the order of :meth:`KindCoefficients.vector`."""
+"""The throughput features of a layer kind (each with a coefficient besides ``const``)."""
+CONCAT = "concat"
+OPTIONAL_PARTS = (CONCAT,)
+"""Parts a device may leave unpriced (a concatenation costs nothing when ``concat`` is not among its kinds)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,33 @@ def layer_features(layer: Layer, batch: int = 1) -> dict[str, float]:
     return {k: t.cost(layer.in_channels, layer.out_channels) for k, t in feature_terms(layer, batch).items()}
 
 
+def layer_parts(layer: Layer, batch: int = 1) -> dict[str, dict[str, Terms]]:
+    """What a layer is priced as: its own kind (one call plus its features) and, when several input groups are
+    concatenated into it, one ``concat`` call per its input elements. Terms per kind and coefficient name."""
+    parts = {layer_kind(layer): {"const": Terms(const=1.0), **feature_terms(layer, batch)}}
+    if len(layer.in_groups) > 1 and layer.kind != "linear":
+        hi, wi = layer.in_hw
+        parts[CONCAT] = {"const": Terms(const=1.0), "in_elem": Terms(lin_in=float(hi * wi * batch))}
+    return parts
+
+
+def graph_features(graph: ChannelGraph, alive: Mapping[int, float] | None = None,
+                   batch: int = 1) -> dict[str, dict[str, float]]:
+    """Per kind, the summed multiplier of every coefficient (``const``: the number of calls) at the alive counts
+    (missing ids: full width): a calibrated device's graph cost is Σ_kind Σ_name coefficient × this. Fitting on
+    whole-model timings uses it (the cost is linear in the coefficients)."""
+    from morph.resources.cost import alive_in_out
+
+    out: dict[str, dict[str, float]] = {}
+    for layer in graph.layers:
+        n_in, n_out = alive_in_out(layer, alive or {}, graph)
+        for kind, terms in layer_parts(layer, batch).items():
+            acc = out.setdefault(kind, {})
+            for name, t in terms.items():
+                acc[name] = acc.get(name, 0.0) + float(t.cost(n_in, n_out))
+    return out
+
+
 @dataclass(frozen=True)
 class CalibratedDevice:
     """A fitted latency model; use it wherever a device is accepted (``graph_cost``, the regularizer) or
@@ -87,16 +119,14 @@ class CalibratedDevice:
 
     Attributes:
         name: the device's name (e.g. ``"cpu2-calibrated"``).
-        kinds: coefficients per :func:`layer_kind`.
-        concat: per-call and per-input-element cost of the concatenation feeding a layer with several
-            input groups (``None``: not modelled).
+        kinds: coefficients per :func:`layer_kind`, and optionally ``concat``: per-call and per-input-element
+            cost of the concatenation feeding a layer with several input groups.
         fallback: kind → calibrated kind to use instead (e.g. ``{"conv5x5": "conv3x3"}``); a conv kind with
             neither falls back to the calibrated conv kind nearest in kernel area.
     """
 
     name: str
     kinds: Mapping[str, KindCoefficients]
-    concat: KindCoefficients | None = None
     fallback: Mapping[str, str] = field(default_factory=dict)
 
     def coefficients(self, kind: str) -> KindCoefficients:
@@ -111,15 +141,15 @@ class CalibratedDevice:
         return self.kinds[near]
 
     def layer_sides(self, layer: Layer, batch: int = 1) -> tuple[Terms, ...]:
-        """One additive side: Σ coefficient × feature, plus the per-call constant."""
-        c = self.coefficients(layer_kind(layer))
-        terms = Terms(const=c.const)
-        for name, t in feature_terms(layer, batch).items():
-            terms = terms + t.scaled(getattr(c, name))
-        if self.concat is not None and len(layer.in_groups) > 1 and layer.kind != "linear":
-            hi, wi = layer.in_hw
-            terms = terms + Terms(lin_in=self.concat.in_elem * hi * wi * batch, const=self.concat.const)
-        return (terms,)
+        """One additive side: Σ coefficient × feature over the layer's parts (:func:`layer_parts`)."""
+        side = Terms()
+        for kind, terms in layer_parts(layer, batch).items():
+            if kind in OPTIONAL_PARTS and kind not in self.kinds:
+                continue
+            c = self.coefficients(kind)
+            for name, t in terms.items():
+                side = side + t.scaled(getattr(c, name))
+        return (side,)
 
     def predict(self, layer: Layer, batch: int = 1) -> float:
         """Seconds for ``layer`` at full width."""

@@ -14,7 +14,9 @@ import torch
 
 from bench.calibrate import GRIDS, calibrate, load_profile, resolve_device, save_profile
 from bench.calibrate.fit import fit_kind
-from bench.calibrate.grid import LAYER_KINDS, OP_KINDS, Probe
+from bench.calibrate.accuracy import CheckSettings
+from bench.calibrate.grid import LAYER_KINDS, OP_KINDS, OPS_ONLY
+from bench.calibrate.profile import Task
 from bench.errors import BenchError
 from morph.groups import build_graph
 from morph.models.unet import UNet, unet_widths
@@ -51,11 +53,10 @@ def test_fit_without_noise_is_exact_and_bad_input_is_refused() -> None:
         fit_kind(feats, [1.0, 0.0, 1.0], ("in_elem",))
 
 
-def _synthetic_timer(true: dict[str, dict[str, float]]) -> Callable[[Probe], float]:
+def _synthetic_timer(true: dict[str, dict[str, float]]) -> Callable[[Task], float]:
     """Timings from known coefficients per kind (ops: const + in_elem only), no noise."""
-    def timer(probe: Probe) -> float:
-        c = true[probe.kind]
-        return c["const"] + sum(c.get(n, 0.0) * v for n, v in probe.features.items())
+    def timer(task: Task) -> float:
+        return sum(true[k][n] * v for k, names in task.terms.items() for n, v in names.items())
 
     return timer
 
@@ -68,16 +69,17 @@ TRUE = {
 
 
 def test_calibrate_recovers_synthetic_devices_and_the_profile_round_trips(tmp_path: Path) -> None:
-    cal = calibrate(GRIDS["quick"], "synthetic", timer=_synthetic_timer(TRUE))
-    assert set(cal.device.kinds) == {k.name for k in LAYER_KINDS}
-    assert set(cal.ops) == {k.name for k in OP_KINDS}
+    models = CheckSettings(models=("unet:base=4,depth=2",), variants=2, sizes=(16,), batches=(1, 2), seed=1)
+    cal = calibrate(GRIDS["quick"], "synthetic", timer=_synthetic_timer(TRUE), models=models)
+    assert set(cal.device.kinds) == {k.name for k in LAYER_KINDS} | {"concat"}
+    assert set(cal.ops) == OPS_ONLY
+    assert cal.fits["model unet:base=4,depth=2"].n == 4
     assert max(f.mape for f in cal.fits.values()) < 1e-6  # every kind reproduces its samples
     # where the grid separates the features (a depthwise conv's FLOPs are 18 × its outputs: not), the
     # coefficients themselves come back
     for kind in ("conv1x1", "conv3x3"):
         assert cal.device.kinds[kind].as_dict() == pytest.approx(TRUE[kind], rel=1e-3, abs=1e-15), kind
-    assert cal.ops["concat"].as_dict()["in_elem"] == pytest.approx(3e-10, rel=1e-6)
-    assert cal.device.concat == cal.ops["concat"]
+    assert cal.device.kinds["concat"].as_dict()["in_elem"] == pytest.approx(3e-10, rel=1e-6)
 
     path = save_profile(cal, tmp_path / "devices" / "synthetic.json")
     loaded = load_profile(path)

@@ -10,6 +10,7 @@ from morph import MorphNetRegularizer
 from morph.errors import MorphError
 from morph.groups import build_graph
 from morph.resources import CalibratedDevice, KindCoefficients, add_device, graph_cost, layer_costs, layer_kind
+from morph.resources.calibrated import graph_features
 from tests.morph.nets import Concat, Depthwise
 
 DEVICE = CalibratedDevice("test-calibrated", {
@@ -61,8 +62,8 @@ def test_penalty_is_differentiable_with_the_hand_worked_coefficient() -> None:
 
 def test_concat_input_and_depthwise_kind() -> None:
     concat = KindCoefficients(const=7e-6, in_elem=1e-9)
-    dev = CalibratedDevice("with-concat", {"conv3x3": KindCoefficients(const=1e-6), "conv1x1": KindCoefficients()},
-                           concat=concat)
+    dev = CalibratedDevice("with-concat", {"conv3x3": KindCoefficients(const=1e-6), "conv1x1": KindCoefficients(),
+                                           "concat": concat})
     g = build_graph(Concat(), torch.zeros(1, 3, 8, 8))
     costs = layer_costs(g, None, "latency", dev)
     # c (3×3 over the 9-channel concat): its own 1e-6 plus the concat's 7e-6 + 64·9·1e-9; d, head (1×1): concat only
@@ -70,6 +71,20 @@ def test_concat_input_and_depthwise_kind() -> None:
                                    "d.0": 7e-6 + 64 * 9 * 1e-9, "head": 7e-6 + 64 * 13 * 1e-9})
     dw = build_graph(Depthwise(), torch.zeros(1, 3, 8, 8))
     assert [layer_kind(lay) for lay in dw.layers] == ["conv1x1", "dwconv", "conv1x1", "conv1x1"]
+
+
+def test_graph_features_times_coefficients_is_the_graph_cost() -> None:
+    """The whole-model rows of a joint fit price a graph exactly as graph_cost does."""
+    kinds = ("conv3x3", "conv1x1", "concat")
+    dev = CalibratedDevice("all", {k: KindCoefficients(const=1e-5 * i, flop=1e-11 * i, in_elem=2e-10, out_elem=3e-10 * i,
+                                                       weight=1e-9) for i, k in enumerate(kinds, 1)})
+    g = build_graph(Concat(), torch.zeros(1, 3, 8, 8))
+    alive = {0: 2, 1: 5, 2: 3, 3: 1}
+    feats = graph_features(g, alive, batch=4)
+    assert feats["concat"]["const"] == 3 and feats["conv3x3"]["const"] == 3 and feats["conv1x1"]["const"] == 2
+    assert feats["concat"]["in_elem"] == 4 * 64 * (7 + 7 + 4)  # c and d read a+b (2+5), head reads c+d (3+1)
+    by_hand = sum(getattr(dev.kinds[k], n) * v for k, names in feats.items() for n, v in names.items())
+    assert graph_cost(g, alive, "latency", dev, batch=4) == pytest.approx(by_hand, rel=1e-12)
 
 
 def test_fallback_to_nearest_conv_kernel_and_unknown_kind() -> None:
