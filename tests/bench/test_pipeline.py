@@ -161,7 +161,8 @@ def test_latency_resource_with_a_calibrated_profile_file(make_tiny: Callable[...
     from morph.models.unet import UNet, unet_widths
     from morph.resources import graph_cost
 
-    cal = calibrate(GRIDS["quick"], "synthetic", timer=lambda p: 1e-5 + 1e-10 * sum(p.features.values()))
+    cal = calibrate(GRIDS["quick"], "synthetic",
+                    timer=lambda task: sum(1e-5 * f["const"] + 1e-10 * f.get("flop", 0) for f in task.terms.values()))
     profile = save_profile(cal, tmp_path / "devices" / "synthetic.json")
     suite = make_tiny(extra=f'"morph.resource" = ["latency"]\n"morph.device_profile" = ["{profile}"]')
     results = tmp_path / "results"
