@@ -50,7 +50,7 @@ def calibrate_command(
     path = out or Path("reports/devices") / f"{name}.json"
     models = CheckSettings(models=tuple(model), variants=variants, sizes=_ints("--sizes", sizes),
                            batches=_ints("--batches", batches), seed=1) if model else None
-    cal = calibrate(GRIDS["quick" if quick else "full"], name, device=device, threads=threads, dtype=dtype,
+    cal = calibrate(GRIDS["quick" if quick else device], name, device=device, threads=threads, dtype=dtype,
                     models=models, on_task=lambda i, n: print(f"\r{i}/{n} timed", end="", flush=True))
     print()
     for kind, fit in sorted(cal.fits.items()):

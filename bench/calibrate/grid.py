@@ -39,9 +39,13 @@ class Grid:
     min_time_s: float = 0.25
 
 
-GRIDS = {
-    "full": Grid(channels=(4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256), resolutions=(8, 16, 32, 64, 128, 256),
+GRIDS = {  # keyed by device ("cpu", "cuda"), plus "quick" for smoke runs
+    "cpu": Grid(channels=(4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256), resolutions=(8, 16, 32, 64, 128, 256),
                  batches=(1, 8), per_kind=48, max_flops=4e9, max_elements=4e7),
+    # a GPU reaches its throughput only on large layers: sizes up to the blog's base-64 U-Net at 512², batch 8
+    "cuda": Grid(channels=(4, 8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512),
+                 resolutions=(8, 16, 32, 64, 128, 256, 512), batches=(1, 8), per_kind=64, max_flops=3e11,
+                 max_elements=3e8, warmup=10, min_runs=20, min_time_s=0.1),
     "quick": Grid(channels=(8, 32, 64), resolutions=(16, 64), batches=(1, 8), per_kind=8, max_flops=2e8,
                   max_elements=4e6, warmup=2, min_runs=5, min_time_s=0.02),
 }
