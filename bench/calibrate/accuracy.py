@@ -23,6 +23,7 @@ import torch
 from scipy.stats import spearmanr
 
 from bench.errors import BenchError
+from morph.errors import MorphError
 from morph.graph import ChannelGraph
 
 Measure = Callable[[torch.nn.Module, tuple[int, ...], int], float]
@@ -113,6 +114,67 @@ def run_check(settings: CheckSettings, devices: Mapping[str, Any], measure: Meas
     return points
 
 
+@dataclass(frozen=True)
+class DivisorPoint:
+    """The uniform width multiplier at a params budget with widths rounded to multiples of ``divisor``."""
+
+    model: str
+    divisor: int
+    params: int
+    size: int
+    batch: int
+    measured_s: float
+    predicted_s: dict[str, float] = field(default_factory=dict)
+
+
+def run_divisors(settings: CheckSettings, divisors: Sequence[int], share: float, devices: Mapping[str, Any],
+                 measure: Measure) -> list[DivisorPoint]:
+    """Per model: the uniform multiplier at ``share`` of the seed's parameters, once per channel divisor (the
+    search's ``multiple``), each timed at every size and batch: the measured effect of hardware-friendly widths
+    at (nearly) equal parameters. A divisor whose smallest widths already exceed the budget is left out."""
+    from bench.model_spec import build_model, parse_model_spec
+    from morph.groups import build_graph
+    from morph.rebuild import rebuild
+    from morph.resources import graph_cost
+    from morph.search import graph_cost_fn, width_multiplier_search
+    from morph.widths import group_widths, names_to_ids
+
+    out = []
+    for spec in settings.models:
+        name, kwargs = parse_model_spec(spec)
+        model = build_model(name, kwargs)
+        graphs = {s: build_graph(model, torch.zeros(1, 3, s, s)) for s in settings.sizes}
+        first = graphs[settings.sizes[0]]
+        params = graph_cost_fn(first, "params_exact")
+        budget = share * graph_cost(first, None, "params_exact")
+        for d in divisors:
+            try:
+                found = width_multiplier_search(group_widths(first), budget, params, multiple=d if d > 1 else None)
+            except MorphError:  # one multiple per group already exceeds the budget: nothing to compare
+                continue
+            variant = rebuild(model, found.widths, graph=first)
+            for s in settings.sizes:
+                alive = names_to_ids(graphs[s], found.widths)
+                for b in settings.batches:
+                    pred = {k: float(graph_cost(graphs[s], alive, "latency", dev, batch=b))
+                            for k, dev in devices.items()}
+                    measured = float(measure(variant, (3, s, s), b))
+                    out.append(DivisorPoint(spec, d, int(found.cost), s, b, measured, pred))
+    return out
+
+
+def divisor_table(points: Sequence[DivisorPoint]) -> pd.DataFrame:
+    """One row per (model, size, batch, divisor): parameters, measured and predicted ms, speed-up over divisor 1."""
+    rows = []
+    for p in points:
+        base = next((q.measured_s for q in points if (q.model, q.size, q.batch, q.divisor) ==
+                     (p.model, p.size, p.batch, 1)), float("nan"))
+        rows.append({"model": p.model, "size": p.size, "batch": p.batch, "divisor": p.divisor, "params": p.params,
+                     "measured ms": p.measured_s * 1e3, "speed-up vs 1": base / p.measured_s,
+                     **{f"{k} ms": v * 1e3 for k, v in p.predicted_s.items()}})
+    return pd.DataFrame(rows).sort_values(["model", "size", "batch", "divisor"], kind="mergesort")
+
+
 def metrics(measured: Sequence[float], predicted: Sequence[float]) -> dict[str, float]:
     """n, share within ±10 %, MAPE and Spearman ρ of predictions against measurements."""
     m, p = np.asarray(measured, dtype=float), np.asarray(predicted, dtype=float)
@@ -143,10 +205,17 @@ def summary(df: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def render_markdown(df: pd.DataFrame, settings: CheckSettings, context: Mapping[str, Any], figure: str) -> str:
-    """``reports/latency.md``: settings, overall metrics per predictor, per model and batch, and the scatter."""
+def render_markdown(df: pd.DataFrame, settings: CheckSettings, context: Mapping[str, Any], figure: str,
+                    divisors: Sequence[DivisorPoint] = (), share: float | None = None) -> str:
+    """``reports/latency.md``: settings, overall metrics per predictor, per model and batch, the scatter, and the
+    channel-divisor comparison when measured."""
     fmt = lambda t: t.to_markdown(index=False, floatfmt=".3g")  # noqa: E731
     env = ", ".join(f"{k}: {v}" for k, v in context.items())
+    tail = [] if not divisors else [
+        "## Hardware-friendly widths", "",
+        f"The uniform width multiplier at {share:g} of each seed model's parameters, with every width a multiple "
+        "of the divisor (1: no rounding); speed-up = measured latency at divisor 1 / at this divisor.", "",
+        fmt(divisor_table(divisors)), ""]
     return "\n".join([
         "# Latency prediction accuracy", "",
         f"{settings.variants} random-width variants of each of {', '.join(f'`{m}`' for m in settings.models)}, "
@@ -156,7 +225,7 @@ def render_markdown(df: pd.DataFrame, settings: CheckSettings, context: Mapping[
         "correlation.", "", f"Measured on {env}.", "",
         "## All variants", "", fmt(summary(df)), "",
         "## Per model and batch", "", fmt(summary(df, ["model", "batch"])), "",
-        f"![predicted vs measured]({figure})", "",
+        f"![predicted vs measured]({figure})", "", *tail,
     ])
 
 
@@ -180,7 +249,8 @@ def scatter(df: pd.DataFrame) -> Any:
 
 
 def write_report(points: Sequence[Point], settings: CheckSettings, context: Mapping[str, Any], out: Path,
-                 rescale: Sequence[str] = ()) -> list[Path]:
+                 rescale: Sequence[str] = (), divisors: Sequence[DivisorPoint] = (),
+                 share: float | None = None) -> list[Path]:
     """``out/latency.md``, ``out/figures/latency-scatter.png`` and the points as ``out/latency-points.csv``."""
     from bench.report.figures import plot_style
     from bench.report.render import save_png
@@ -192,7 +262,7 @@ def write_report(points: Sequence[Point], settings: CheckSettings, context: Mapp
     with plot_style():
         png = save_png(scatter(df), out / "figures" / "latency-scatter.png")
     md = out / "latency.md"
-    text = render_markdown(df, settings, context, "figures/latency-scatter.png")
+    text = render_markdown(df, settings, context, "figures/latency-scatter.png", divisors, share)
     atomic_write(md, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     csv = out / "latency-points.csv"
     atomic_write(csv, lambda tmp: df.to_csv(tmp, index=False, float_format="%.6g"))

@@ -63,6 +63,10 @@ def latency_check_command(
     roofline: Annotated[str, typer.Option("--roofline", help="Roofline device to compare with.")] = "cpu2",
     device: Device = "cpu", threads: Threads = None, dtype: Dtype = "float32",
     model: Models = None, variants: Variants = 17, sizes: Sizes = "64,128", batches: Batches = "1,8",
+    divisors: Annotated[str, typer.Option("--divisors", help="Channel divisors to compare at equal params "
+                                          "(empty: skip).")] = "1,8,16",
+    divisor_share: Annotated[float, typer.Option("--divisor-share", min=0.01, max=1.0, help="Their params "
+                                                 "budget, a share of each seed model's.")] = 0.5,
     out: Annotated[Path, typer.Option("--out", help="Folder for latency.md, figures/ and latency-points.csv.")]
     = Path("reports"),
     quick: Quick = False,
@@ -71,7 +75,7 @@ def latency_check_command(
     smp_unet:encoder=resnet18, smp_fpn:encoder=mobilenet_v2), calibrated model and roofline side by side: share
     within ±10 %, MAPE, Spearman ρ; writes OUT/latency.md, a scatter plot and the points."""
     from bench.calibrate import load_profile
-    from bench.calibrate.accuracy import CheckSettings, run_check, write_report
+    from bench.calibrate.accuracy import CheckSettings, run_check, run_divisors, write_report
     from bench.measure import measure_latency
     from bench.store.environment import environment
     from morph.resources import get_device
@@ -90,14 +94,18 @@ def latency_check_command(
         return measure_latency(m, shape, device=device, batch=batch, threads=threads, dtype=dtype,  # type: ignore
                                **timing).median  # type: ignore[arg-type]
 
-    points = run_check(settings, {cal.device.name: cal.device, roofline: roof}, measure,
+    devices = {cal.device.name: cal.device, roofline: roof}
+    points = run_check(settings, devices, measure,
                        on_point=lambda i, n: print(f"\r{i}/{n} measured", end="", flush=True))
     print()
+    divs = _ints("--divisors", divisors) if divisors else ()
+    div_points = run_divisors(settings, divs, divisor_share, devices, measure) if divs else []
     env = environment()
     context = {"device": env["device"] if device == "cuda" else f"{env['cpu']} ({device})",
                "threads": threads or env["torch_threads"], "dtype": dtype, "profile": str(profile),
                "torch": env["packages"].get("torch"), "commit": (env.get("git_commit") or "?")[:10]}
-    for path in write_report(points, settings, context, out, rescale=(roofline,)):
+    for path in write_report(points, settings, context, out, rescale=(roofline,), divisors=div_points,
+                             share=divisor_share):
         print(f"wrote {path}")
 
 

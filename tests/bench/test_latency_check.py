@@ -8,8 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from bench.calibrate.accuracy import CheckSettings, metrics, points_frame, run_check, summary, write_report
+from bench.calibrate.accuracy import (
+    CheckSettings, divisor_table, metrics, points_frame, run_check, run_divisors, summary, write_report,
+)
 from morph.groups import build_graph
+from morph.models.unet import UNet, unet_widths
 from morph.resources import CalibratedDevice, KindCoefficients, graph_cost
 
 DEVICE = CalibratedDevice("toy", {k: KindCoefficients(const=1e-5, flop=1e-10, out_elem=1e-9)
@@ -43,3 +46,27 @@ def test_predictions_are_the_rebuilt_variants_own_costs(tmp_path: Path) -> None:
     assert [p.name for p in written] == ["latency.md", "latency-scatter.png", "latency-points.csv"]
     text = written[0].read_text()
     assert "| toy " in text and "figures/latency-scatter.png" in text and "unet:base=4,depth=2" in text
+
+
+def test_divisor_comparison_at_equal_params(tmp_path: Path) -> None:
+    """Uniform widths at half the seed's parameters, once unrounded and once in multiples of 4: every width of
+    the second is a multiple of 4, both fit the budget, and the report gets the table."""
+    measured = {}
+
+    def by_params(model: nn.Module, shape: tuple[int, ...], batch: int) -> float:
+        measured[id(model)] = model
+        return 1e-6 * sum(p.numel() for p in model.parameters()) * batch
+
+    settings = CheckSettings(models=("unet:base=8,depth=2",), variants=1, sizes=(16,), batches=(1,))
+    points = run_divisors(settings, (1, 4, 64), 0.5, {"toy": DEVICE}, by_params)
+    assert [p.divisor for p in points] == [1, 4]  # 64 channels per group alone exceed the budget: left out
+    seed = sum(p.numel() for p in UNet(unet_widths(8, depth=2), depth=2).parameters())
+    for p, model in zip(points, measured.values()):
+        assert p.params == sum(q.numel() for q in model.parameters()) <= 0.5 * seed
+        assert p.measured_s == pytest.approx(1e-6 * p.params)
+    assert all(w % 4 == 0 for w in list(measured.values())[1].widths.values())
+    table = divisor_table(points)
+    assert table["speed-up vs 1"].tolist() == pytest.approx([1.0, points[0].params / points[1].params])
+    run = run_check(settings, {"toy": DEVICE}, by_params)
+    written = write_report(run, settings, {}, tmp_path, divisors=points, share=0.5)
+    assert "## Hardware-friendly widths" in written[0].read_text()
