@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,35 +74,46 @@ class Job:
     alive: dict[int, int] = field(repr=False)
 
 
-def variant_jobs(settings: CheckSettings) -> list[Job]:
-    """Every (model, variant, size, batch), shuffled (machine drift then spreads over all models)."""
+def _seeds(settings: CheckSettings) -> Iterator[tuple[str, torch.nn.Module, dict[int, ChannelGraph]]]:
+    """Each model spec built once, with its channel graph at every input size."""
     from bench.model_spec import build_model, parse_model_spec
     from morph.groups import build_graph
-    from morph.rebuild import rebuild
-    from morph.widths import group_widths, names_to_ids
 
-    rng = random.Random(settings.seed)
-    jobs = []
     for spec in settings.models:
         name, kwargs = parse_model_spec(spec)
         model = build_model(name, kwargs)
-        graphs = {s: build_graph(model, torch.zeros(1, 3, s, s)) for s in settings.sizes}
-        first = graphs[settings.sizes[0]]
+        yield spec, model, {s: build_graph(model, torch.zeros(1, 3, s, s)) for s in settings.sizes}
+
+
+def _jobs(spec: str, variant: int, model: torch.nn.Module, graphs: dict[int, ChannelGraph], widths: dict[str, int],
+          settings: CheckSettings) -> list[Job]:
+    from morph.rebuild import rebuild
+    from morph.widths import names_to_ids
+
+    build = functools.partial(rebuild, model, widths, graph=graphs[settings.sizes[0]])
+    return [Job(spec, variant, s, b, build, graphs[s], names_to_ids(graphs[s], widths))
+            for s in settings.sizes for b in settings.batches]
+
+
+def variant_jobs(settings: CheckSettings) -> list[Job]:
+    """Every (model, variant, size, batch), shuffled (machine drift then spreads over all models)."""
+    from morph.widths import group_widths
+
+    rng = random.Random(settings.seed)
+    jobs = []
+    for spec, model, graphs in _seeds(settings):
+        seed = group_widths(graphs[settings.sizes[0]])
         for v in range(settings.variants):
-            widths = random_widths(group_widths(first), rng, settings.min_factor)
-            build = functools.partial(rebuild, model, widths, graph=first)
-            jobs += [Job(spec, v, s, b, build, graphs[s], names_to_ids(graphs[s], widths))
-                     for s in settings.sizes for b in settings.batches]
+            jobs += _jobs(spec, v, model, graphs, random_widths(seed, rng, settings.min_factor), settings)
     rng.shuffle(jobs)
     return jobs
 
 
-def run_check(settings: CheckSettings, devices: Mapping[str, Any], measure: Measure,
-              on_point: Callable[[int, int], None] | None = None) -> list[Point]:
-    """Predict (each device's graph cost) and time every job of :func:`variant_jobs`."""
+def measure_jobs(jobs: Sequence[Job], devices: Mapping[str, Any], measure: Measure,
+                 on_point: Callable[[int, int], None] | None = None) -> list[Point]:
+    """Predict (each device's graph cost) and time every job."""
     from morph.resources import graph_cost
 
-    jobs = variant_jobs(settings)
     points = []
     for i, job in enumerate(jobs):
         pred = {d: float(graph_cost(job.graph, job.alive, "latency", dev, batch=job.batch))
@@ -114,17 +125,19 @@ def run_check(settings: CheckSettings, devices: Mapping[str, Any], measure: Meas
     return points
 
 
+def run_check(settings: CheckSettings, devices: Mapping[str, Any], measure: Measure,
+              on_point: Callable[[int, int], None] | None = None) -> list[Point]:
+    """Predict and time every job of :func:`variant_jobs`."""
+    return measure_jobs(variant_jobs(settings), devices, measure, on_point)
+
+
 @dataclass(frozen=True)
 class DivisorPoint:
     """The uniform width multiplier at a params budget with widths rounded to multiples of ``divisor``."""
 
-    model: str
     divisor: int
     params: int
-    size: int
-    batch: int
-    measured_s: float
-    predicted_s: dict[str, float] = field(default_factory=dict)
+    point: Point
 
 
 def run_divisors(settings: CheckSettings, divisors: Sequence[int], share: float, devices: Mapping[str, Any],
@@ -132,44 +145,33 @@ def run_divisors(settings: CheckSettings, divisors: Sequence[int], share: float,
     """Per model: the uniform multiplier at ``share`` of the seed's parameters, once per channel divisor (the
     search's ``multiple``), each timed at every size and batch: the measured effect of hardware-friendly widths
     at (nearly) equal parameters. A divisor whose smallest widths already exceed the budget is left out."""
-    from bench.model_spec import build_model, parse_model_spec
-    from morph.groups import build_graph
-    from morph.rebuild import rebuild
     from morph.resources import graph_cost
     from morph.search import graph_cost_fn, width_multiplier_search
-    from morph.widths import group_widths, names_to_ids
+    from morph.widths import group_widths
 
     out = []
-    for spec in settings.models:
-        name, kwargs = parse_model_spec(spec)
-        model = build_model(name, kwargs)
-        graphs = {s: build_graph(model, torch.zeros(1, 3, s, s)) for s in settings.sizes}
+    for spec, model, graphs in _seeds(settings):
         first = graphs[settings.sizes[0]]
-        params = graph_cost_fn(first, "params_exact")
         budget = share * graph_cost(first, None, "params_exact")
         for d in divisors:
             try:
-                found = width_multiplier_search(group_widths(first), budget, params, multiple=d if d > 1 else None)
+                found = width_multiplier_search(group_widths(first), budget, graph_cost_fn(first, "params_exact"),
+                                                multiple=d if d > 1 else None)
             except MorphError:  # one multiple per group already exceeds the budget: nothing to compare
                 continue
-            variant = rebuild(model, found.widths, graph=first)
-            for s in settings.sizes:
-                alive = names_to_ids(graphs[s], found.widths)
-                for b in settings.batches:
-                    pred = {k: float(graph_cost(graphs[s], alive, "latency", dev, batch=b))
-                            for k, dev in devices.items()}
-                    measured = float(measure(variant, (3, s, s), b))
-                    out.append(DivisorPoint(spec, d, int(found.cost), s, b, measured, pred))
+            jobs = _jobs(spec, d, model, graphs, found.widths, settings)
+            out += [DivisorPoint(d, int(found.cost), p) for p in measure_jobs(jobs, devices, measure)]
     return out
 
 
 def divisor_table(points: Sequence[DivisorPoint]) -> pd.DataFrame:
     """One row per (model, size, batch, divisor): parameters, measured and predicted ms, speed-up over divisor 1."""
+    at = {(d.point.model, d.point.size, d.point.batch, d.divisor): d.point.measured_s for d in points}
     rows = []
-    for p in points:
-        base = next((q.measured_s for q in points if (q.model, q.size, q.batch, q.divisor) ==
-                     (p.model, p.size, p.batch, 1)), float("nan"))
-        rows.append({"model": p.model, "size": p.size, "batch": p.batch, "divisor": p.divisor, "params": p.params,
+    for d in points:
+        p = d.point
+        base = at.get((p.model, p.size, p.batch, 1), float("nan"))
+        rows.append({"model": p.model, "size": p.size, "batch": p.batch, "divisor": d.divisor, "params": d.params,
                      "measured ms": p.measured_s * 1e3, "speed-up vs 1": base / p.measured_s,
                      **{f"{k} ms": v * 1e3 for k, v in p.predicted_s.items()}})
     return pd.DataFrame(rows).sort_values(["model", "size", "batch", "divisor"], kind="mergesort")

@@ -63,7 +63,7 @@ def test_divisor_comparison_at_equal_params(tmp_path: Path) -> None:
     seed = sum(p.numel() for p in UNet(unet_widths(8, depth=2), depth=2).parameters())
     for p, model in zip(points, measured.values()):
         assert p.params == sum(q.numel() for q in model.parameters()) <= 0.5 * seed
-        assert p.measured_s == pytest.approx(1e-6 * p.params)
+        assert p.point.measured_s == pytest.approx(1e-6 * p.params)
     assert all(w % 4 == 0 for w in list(measured.values())[1].widths.values())
     table = divisor_table(points)
     assert table["speed-up vs 1"].tolist() == pytest.approx([1.0, points[0].params / points[1].params])
