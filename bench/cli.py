@@ -222,5 +222,10 @@ def export(
     print(f"wrote {path} and {path.with_suffix('.widths.json')}")
 
 
+from bench.calibrate.commands import calibrate_command, latency_check_command  # noqa: E402
+
+app.command("calibrate")(_user_errors(calibrate_command))
+app.command("latency-check")(_user_errors(latency_check_command))
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -8,6 +8,8 @@ floor. Rounding rules, in order:
 2. Floor: ``max(min_width, ceil(min_fraction · seed))``, so no group ever reaches 0.
 3. ``multiple``: round *up* to a multiple (e.g. 8 for oneDNN-friendly channel counts), but never above the
    seed width: shrinking must not grow a layer, so a seed width below the next multiple stays as it is.
+4. ``divisor`` (hardware-friendly widths, e.g. 8 or 16): every width becomes the multiple of ``divisor``
+   nearest to it, within [floor rounded up, seed rounded down] (:func:`round_to_divisor`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ def derive_widths(
     min_fraction: float = 0.1,
     min_width: int = 1,
     multiple: int | None = None,
+    divisor: int = 1,
 ) -> dict[str, int]:
     """Width per group name from its alive count (missing names: the group is fully alive).
 
@@ -34,6 +37,7 @@ def derive_widths(
         min_fraction: floor as a fraction of the seed width (the blog's ``min_fac``).
         min_width: absolute floor, at least 1.
         multiple: round up to this multiple, capped at the seed width.
+        divisor: make every width a multiple of this, never above the seed width (1: no rounding).
 
     Raises:
         MorphError: unknown names, negative or over-seed alive counts, bad floors.
@@ -42,8 +46,8 @@ def derive_widths(
         raise MorphError(f"min_fraction must be in [0, 1], got {min_fraction}")
     if min_width < 1:
         raise MorphError(f"min_width must be ≥ 1, got {min_width}")
-    if multiple is not None and multiple < 1:
-        raise MorphError(f"multiple must be ≥ 1, got {multiple}")
+    if (multiple is not None and multiple < 1) or divisor < 1:
+        raise MorphError(f"multiple and divisor must be ≥ 1, got {multiple} and {divisor}")
     unknown = sorted(set(alive) - set(seed_widths))
     if unknown:
         raise MorphError(f"alive counts for unknown groups: {unknown}")
@@ -52,11 +56,31 @@ def derive_widths(
         a = round(alive.get(name, seed))
         if a < 0 or a > seed:
             raise MorphError(f"group '{name}': alive count {a} outside [0, {seed}]")
-        w = max(a, width_floor(seed, min_fraction, min_width))
+        floor = width_floor(seed, min_fraction, min_width)
+        w = max(a, floor)
         if multiple is not None:
             w = min(-(-w // multiple) * multiple, max(seed, w))
-        out[name] = w
+        out[name] = round_to_divisor(w, divisor, low=floor, high=seed)
     return out
+
+
+def round_to_divisor(width: int, divisor: int, low: int = 1, high: int | None = None) -> int:
+    """The multiple of ``divisor`` nearest to ``width`` (halves round up) within [low, high], both rounded inward
+    to multiples (``low`` up, at least one ``divisor``; ``high`` down).
+
+    When the range holds no multiple, the largest multiple ≤ ``high`` wins; when even ``divisor`` exceeds
+    ``high``, ``width`` is returned unchanged (capped at ``high``): no multiple fits without exceeding it.
+    """
+    if divisor == 1:
+        return width
+    lo = max(divisor, -(-low // divisor) * divisor)
+    nearest = (width + divisor // 2) // divisor * divisor
+    if high is None:
+        return max(lo, nearest)
+    hi = high // divisor * divisor
+    if hi < divisor:
+        return min(width, high)
+    return hi if lo > hi else min(max(lo, nearest), hi)
 
 
 def width_floor(seed: int, min_fraction: float = 0.1, min_width: int = 1) -> int:

@@ -19,9 +19,10 @@ LEARN_DEPS = (
     "morph.lr", "morph.strength_lr", "morph.relative_strength", "morph.target_cost", "morph.epochs", "morph.proximal",
     "morph.device_profile", "morph.warm_start", "morph.dead_layers",
 )
-SHRINK_DEPS = ("morph.min_fraction", "morph.min_width", "morph.multiple", "morph.symmetry", "morph.index_shift_bug")
+SHRINK_DEPS = ("morph.min_fraction", "morph.min_width", "morph.multiple", "morph.symmetry", "morph.index_shift_bug",
+               "morph.channel_divisor")
 EXPAND_DEPS = ("morph.budget", "morph.expand_factor", "morph.resource", "morph.device_profile", "morph.budget_by")
-UNIFORM_DEPS = (*EXPAND_DEPS, "morph.multiple", "morph.min_width", "morph.symmetry")
+UNIFORM_DEPS = (*EXPAND_DEPS, "morph.multiple", "morph.min_width", "morph.symmetry", "morph.channel_divisor")
 
 
 @dataclass(frozen=True)

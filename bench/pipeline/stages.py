@@ -16,6 +16,7 @@ from torch import nn
 
 from bench.errors import BenchError
 from bench.measure import measure_latency
+from bench.calibrate.profile import resolve_device
 from bench.pipeline.context import CaseContext
 from bench.pipeline.plan import Stage
 from bench.train import TrainHooks, TrainResult, train
@@ -25,6 +26,7 @@ from morph import (
 )
 from morph import blog
 from morph.schedule import StrengthController
+from morph.widths import round_to_divisor
 
 HISTOGRAM_BINS = 40
 
@@ -109,11 +111,12 @@ def _learn_config(ctx: CaseContext) -> Any:
     return ctx.train_config(**overrides)
 
 
-def _device_profile(ctx: CaseContext) -> str | None:
+def _device_profile(ctx: CaseContext) -> Any:
+    """The latency device: a registered name, or a calibrated profile file (``*.json``, ``bench calibrate``)."""
     m = ctx.case.config.morph
     if m.resource != "latency":
         return None
-    return m.device_profile or "cpu2"
+    return resolve_device(m.device_profile or "cpu2")
 
 
 def run_learn(ctx: CaseContext, stage: Stage, parent: Product | None) -> Outcome:
@@ -229,7 +232,8 @@ def run_shrink(ctx: CaseContext, stage: Stage, parent: Product | None) -> Outcom
         info = {"blog_fac": parent.info["blog_fac"]}
     else:
         widths = derive_widths(parent.info["alive"], parent.widths, min_fraction=m.min_fraction,
-                               min_width=m.min_width, multiple=m.multiple if m.multiple > 1 else None)
+                               min_width=m.min_width, multiple=m.multiple if m.multiple > 1 else None,
+                               divisor=m.channel_divisor)
         widths = apply_ties(widths, _ties(ctx))
         info = {}
     return _train_from_scratch(ctx, widths, info)
@@ -255,9 +259,11 @@ def _target(ctx: CaseContext, widths: Mapping[str, int], seed: Mapping[str, int]
     """Widths for an expand or uniform stage: the budget (default: the seed model's own cost) or a factor."""
     m = ctx.case.config.morph
     ties = _ties(ctx)
-    multiple = m.multiple if m.multiple > 1 else None
+    step = math.lcm(m.multiple, m.channel_divisor)  # the search rounds every width to multiples of ``step``
+    multiple = step if step > 1 else None
     if m.expand_factor is not None:
-        scaled = {k: max(m.min_width, int(w * m.expand_factor)) for k, w in widths.items()}
+        scaled = {k: round_to_divisor(max(m.min_width, int(w * m.expand_factor)), m.channel_divisor, low=m.min_width)
+                  for k, w in widths.items()}
         return {"widths": apply_ties(scaled, ties), "multiplier": m.expand_factor, "budget": None}
     cost_fn = _cost_fn(ctx)
     budget = m.budget if m.budget is not None else cost_fn(seed)

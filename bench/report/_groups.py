@@ -19,7 +19,7 @@ UNIFORM = "Uniform (same budget)"
 #: Morph settings the uniform baseline depends on; mirrors ``bench.pipeline.plan.UNIFORM_DEPS`` (a test checks
 #: they agree; report imports store only, so it does not import the pipeline).
 UNIFORM_MATCH = ("budget", "expand_factor", "resource", "device_profile", "budget_by", "multiple", "min_width",
-                 "symmetry")
+                 "symmetry", "channel_divisor")
 _SEED = re.compile(r"(^|,)seed=[^,]*$")
 
 

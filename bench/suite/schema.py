@@ -184,9 +184,11 @@ class MorphSettings(BaseModel):
     ``strength_lr`` is the learning rate of the regularized strengths (BN γ) during structure learning: under
     Adam a γ moves at most ≈ lr per step, so from 1 it reaches 0 only when lr × steps ≫ 1.
     ``budget_by="measurement"`` meets a latency budget by timing each candidate width multiplier on the run's
-    device instead of the roofline model. ``target_cost`` (a share of the seed's cost, e.g. 0.5) steers λ during
+    device instead of the roofline model. ``device_profile`` is a registered latency device (default ``cpu2``, a
+    roofline) or a calibrated profile file written by ``bench calibrate`` (``reports/devices/NAME.json``). ``target_cost`` (a share of the seed's cost, e.g. 0.5) steers λ during
     structure learning so that the alive cost falls to that share (:class:`morph.schedule.StrengthController`);
-    ``strength`` is then only λ's starting value. ``warm_start`` starts structure learning from the trained weights of
+    ``strength`` is then only λ's starting value. ``channel_divisor`` (e.g. 8 or 16) makes every shrunk, expanded
+    and uniform width a multiple of it (hardware-friendly widths), never above the seed width or the budget. ``warm_start`` starts structure learning from the trained weights of
     the previous stage (the blog started from a fresh init). ``index_shift_bug`` and ``dead_layers`` only
     matter for ``method="blog"`` (blog-code-facts §5, §7).
     """
@@ -200,6 +202,7 @@ class MorphSettings(BaseModel):
     min_fraction: float = Field(0.0, ge=0, le=1)
     min_width: int = Field(1, ge=1)
     multiple: int = Field(1, ge=1)
+    channel_divisor: int = Field(1, ge=1)
     symmetry: int = Field(0, ge=0, le=3)
     budget: float | None = Field(None, gt=0)
     expand_factor: float | None = Field(None, gt=0)
@@ -221,7 +224,7 @@ class MorphSettings(BaseModel):
     @classmethod
     def _known_profile(cls, name: str | None) -> str | None:
         known = reg.device_profile_names()
-        if name is not None and known is not None and name not in known:
+        if name is not None and known is not None and name not in known and not name.endswith(".json"):
             raise ValueError(unknown_name("device profile", name, known))
         return name
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from morph._registry import Registry
 from morph.errors import MorphError
 from morph.graph import ChannelGraph, ChannelGroup, FixedInput, Layer
-from morph.resources.devices import DeviceProfile, get_device
-from morph.resources.terms import Terms, compute_terms, flop_terms, memory_terms, param_terms
+from morph.resources.devices import Device, get_device
+from morph.resources.terms import Terms, flop_terms, param_terms
 
 
 @dataclass(frozen=True)
@@ -26,13 +26,13 @@ class Resource:
     needs_device: bool = False
     exact_params: bool = False
 
-    def sides(self, layer: Layer, batch: int = 1, device: DeviceProfile | None = None) -> tuple[Terms, ...]:
+    def sides(self, layer: Layer, batch: int = 1, device: Device | None = None) -> tuple[Terms, ...]:
         if self.name == "flops":
             return (flop_terms(layer, batch),)
         if self.name == "latency":
             if device is None:
                 raise MorphError("the latency resource needs a device (e.g. device='V100')")
-            return compute_terms(layer, device, batch), memory_terms(layer, device, batch)
+            return device.layer_sides(layer, batch)
         return (param_terms(layer, with_bias=self.exact_params),)
 
     def group_coeff(self, group: ChannelGroup) -> float:
@@ -73,7 +73,7 @@ def layer_costs(
     graph: ChannelGraph,
     alive: Mapping[int, float] | None = None,
     resource: str = "params",
-    device: str | DeviceProfile | None = None,
+    device: str | Device | None = None,
     batch: int = 1,
 ) -> dict[str, float]:
     """Cost per layer name (without the group and constant terms of ``params_exact``)."""
@@ -91,14 +91,14 @@ def graph_cost(
     graph: ChannelGraph,
     alive: Mapping[int, float] | None = None,
     resource: str = "params",
-    device: str | DeviceProfile | None = None,
+    device: str | Device | None = None,
     batch: int = 1,
 ) -> float:
     """Total cost of ``graph`` when group ``i`` keeps ``alive[i]`` channels (missing ids: full width).
 
     Args:
         resource: "params" (weights, as MorphNet), "params_exact", "flops" (per ``batch`` examples) or
-            "latency" (seconds; needs ``device``, a name in ``DEVICES`` or a DeviceProfile).
+            "latency" (seconds; needs ``device``, a name in ``DEVICES`` or a device object).
     """
     if batch < 1:
         raise ValueError(f"batch must be ≥ 1, got {batch}")

@@ -8,8 +8,19 @@ tensor-core peak (FP16/BF16) while bytes are counted at ``bytes_per_element`` (f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from morph._registry import Registry
+from morph.graph import Layer
+from morph.resources.terms import Terms, compute_terms, memory_terms
+
+
+class Device(Protocol):
+    """What the latency resource needs of a device: a name and each layer's cost sides (the largest binds)."""
+
+    name: str
+
+    def layer_sides(self, layer: Layer, batch: int = 1) -> tuple[Terms, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -21,8 +32,12 @@ class DeviceProfile:
     mem_bandwidth: float
     bytes_per_element: int = 4
 
+    def layer_sides(self, layer: Layer, batch: int = 1) -> tuple[Terms, ...]:
+        """The two roofline sides, compute and memory."""
+        return compute_terms(layer, self, batch), memory_terms(layer, self, batch)
 
-DEVICES: Registry[DeviceProfile] = Registry("device")
+
+DEVICES: Registry[Device] = Registry("device")
 
 
 def register_device(name: str, peak_flops: float, mem_bandwidth: float, bytes_per_element: int = 4) -> DeviceProfile:
@@ -30,12 +45,18 @@ def register_device(name: str, peak_flops: float, mem_bandwidth: float, bytes_pe
     if peak_flops <= 0 or mem_bandwidth <= 0:
         raise ValueError(f"peak_flops and mem_bandwidth must be > 0, got {peak_flops} and {mem_bandwidth}")
     profile = DeviceProfile(name, float(peak_flops), float(mem_bandwidth), bytes_per_element)
-    DEVICES.register(name)(profile)
+    add_device(profile)
     return profile
 
 
-def get_device(device: str | DeviceProfile) -> DeviceProfile:
-    return device if isinstance(device, DeviceProfile) else DEVICES.get(device)
+def add_device(device: Device) -> Device:
+    """Register any device object (e.g. a :class:`~morph.resources.calibrated.CalibratedDevice`) by its name."""
+    DEVICES.register(device.name)(device)
+    return device
+
+
+def get_device(device: str | Device) -> Device:
+    return DEVICES.get(device) if isinstance(device, str) else device
 
 
 _G = 1e9

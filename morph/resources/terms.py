@@ -2,11 +2,12 @@
 
 Every resource is the same shape per layer and roofline side::
 
-    cost = bilinear · n_in · n_out + lin_in · n_in + lin_out · n_out + dw · n_out
+    cost = bilinear · n_in · n_out + lin_in · n_in + lin_out · n_out + dw · n_out + const
     reg  = bilinear · (n_in · r_out + n_out · r_in) + lin_in · r_in + lin_out · r_out + dw · (r_in + r_out)
 
 where ``n`` are alive counts and ``r`` sums of channel strengths; ``reg`` is MorphNet's relaxation (§1.6; the
-depthwise term ``dw`` is its special case). Latency has two sides (compute, memory) and takes whichever binds.
+depthwise term ``dw`` is its special case; ``const``, a calibrated latency's per-call cost, has no gradient).
+Latency has two sides (compute, memory) and takes whichever binds.
 The coefficient functions are a handler table keyed by layer kind, like the grouping rules.
 """
 
@@ -14,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from morph.errors import UnsupportedLayerError
 from morph.graph import Layer
-from morph.resources.devices import DeviceProfile
+
+if TYPE_CHECKING:
+    from morph.resources.devices import DeviceProfile
 
 
 @dataclass(frozen=True)
@@ -29,16 +32,21 @@ class Terms:
     lin_in: float = 0.0
     lin_out: float = 0.0
     dw: float = 0.0
+    const: float = 0.0
 
     def cost(self, n_in: Any, n_out: Any) -> Any:
-        return self.bilinear * n_in * n_out + self.lin_in * n_in + (self.lin_out + self.dw) * n_out
+        return self.bilinear * n_in * n_out + self.lin_in * n_in + (self.lin_out + self.dw) * n_out + self.const
 
     def reg(self, n_in: Any, n_out: Any, r_in: Any, r_out: Any) -> Any:
         return (self.bilinear * (n_in * r_out + n_out * r_in) + self.lin_in * r_in + self.lin_out * r_out
                 + self.dw * (r_in + r_out))
 
     def scaled(self, s: float) -> Terms:
-        return Terms(self.bilinear * s, self.lin_in * s, self.lin_out * s, self.dw * s)
+        return Terms(self.bilinear * s, self.lin_in * s, self.lin_out * s, self.dw * s, self.const * s)
+
+    def __add__(self, other: Terms) -> Terms:
+        return Terms(self.bilinear + other.bilinear, self.lin_in + other.lin_in, self.lin_out + other.lin_out,
+                     self.dw + other.dw, self.const + other.const)
 
 
 def _spatial(layer: Layer) -> int:

@@ -29,3 +29,20 @@ def test_gpu_full_scale_script_runs_on_cpu(tmp_path: Path) -> None:
     assert "profile=gpu_synthetic device=cpu exit=0" in summary
     assert (out / "report" / "tiny.md").is_file() and (out / "report" / "records" / "tiny.jsonl").is_file()
     assert not list(out.rglob("*.safetensors"))
+
+
+@pytest.mark.slow
+def test_latency_calibration_script_runs_on_cpu(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    env = os.environ | {
+        "DEVICE": "cpu", "THREADS": "1", "OUT": str(out), "QUICK": "1", "MODELS": "unet:base=4,depth=2",
+        "CAL_VARIANTS": "2", "CHECK_VARIANTS": "2", "SIZES": "32", "BATCHES": "1",
+        "BENCH": f"{sys.executable} -m bench.cli", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
+    }
+    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "latency_calibration.sh")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "calibrate_exit=0" in (out / "summary.txt").read_text()
+    assert (out / "devices" / "cpu1-float32-calibrated.json").is_file()
+    assert (out / "report" / "latency.md").is_file() and (out / "report" / "figures" / "latency-scatter.png").is_file()
+    assert "## All variants" in done.stdout

@@ -139,3 +139,44 @@ def test_target_cost_steers_structure_learning(make_tiny: Callable[..., Path], t
     assert abs(share - 0.5) < 0.2
     lams = learn["history"]["lambda"]
     assert max(lams) / min(lams) > 10 and learn["extra"]["final_lambda"] == lams[-1]
+
+
+def test_channel_divisor_rounds_every_width(make_tiny: Callable[..., Path], tmp_path: Path) -> None:
+    """morph.channel_divisor = 4 (the tiny U-Net's seed widths are 4, 8, 16): shrunk, expanded and uniform widths
+    are multiples of 4, within the budget; at its default of 1 the case ids are those of a suite without it."""
+    plain = {c.label: c.id for c in load_suite(make_tiny()).cases()}
+    ones = load_suite(make_tiny(extra='"morph.channel_divisor" = [1]')).cases()
+    assert {c.label.replace(",channel_divisor=1", ""): c.id for c in ones} == plain
+    suite = make_tiny(extra='"morph.channel_divisor" = [4]')
+    results = tmp_path / "results"
+    only = [f"method={m},sym=0,channel_divisor=4,seed=0" for m in ("morphnet", "uniform")]
+    assert _run(suite, results, only=only).exit_code == 0
+    df = load_results(results)
+    rounded = df[df["stage"].isin(["shrink", "expand", "uniform"])]
+    assert len(rounded) == 3
+    for _, row in rounded.iterrows():
+        assert all(w % 4 == 0 for w in row["widths"].values()), (row["stage"], row["widths"])
+        if row["stage"] != "shrink":
+            assert row["extra"]["cost"] <= row["extra"]["budget"]
+
+
+def test_latency_resource_with_a_calibrated_profile_file(make_tiny: Callable[..., Path], tmp_path: Path) -> None:
+    """morph.device_profile may name a profile file from `bench calibrate`: learn and expand use its device."""
+    from bench.calibrate import GRIDS, calibrate, save_profile
+    from morph.groups import build_graph
+    from morph.models.unet import UNet, unet_widths
+    from morph.resources import graph_cost
+
+    cal = calibrate(GRIDS["quick"], "synthetic",
+                    timer=lambda task: sum(1e-5 * f["const"] + 1e-10 * f.get("flop", 0) for f in task.terms.values()))
+    profile = save_profile(cal, tmp_path / "devices" / "synthetic.json")
+    suite = make_tiny(extra=f'"morph.resource" = ["latency"]\n"morph.device_profile" = ["{profile}"]')
+    results = tmp_path / "results"
+    case = next(c for c in load_suite(suite).cases() if c.label.startswith("method=morphnet,sym=0"))
+    assert _run(suite, results, only=[case.id]).exit_code == 0
+    records = {s.label: r for s, r in stage_records(results, case)}
+    expand = records["expand-it1"]
+    # the budget is the seed model's (the tiny suite's U-Net) cost on the calibrated device
+    seed = build_graph(UNet(unet_widths(4, depth=2), depth=2), torch.zeros(1, 3, 32, 32))
+    assert expand.extra["budget"] == pytest.approx(graph_cost(seed, None, "latency", cal.device))
+    assert expand.extra["cost"] <= expand.extra["budget"]

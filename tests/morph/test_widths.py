@@ -53,3 +53,27 @@ def test_rekeying_round_trips() -> None:
     assert ids_to_names(graph, {1: 2}) == {"y": 2}
     with pytest.raises(MorphError, match="no channel groups"):
         names_to_ids(graph, {"nope": 1})
+
+
+def test_round_to_divisor_hand_worked() -> None:
+    from morph.widths import round_to_divisor
+
+    assert round_to_divisor(13, 8, high=64) == 16  # nearest multiple (13 is 3 from 16, 5 from 8)
+    assert round_to_divisor(11, 8, high=64) == 8
+    assert round_to_divisor(12, 8, high=64) == 16  # halves round up
+    assert round_to_divisor(3, 8, high=64) == 8  # at least one divisor
+    assert round_to_divisor(60, 8, high=61) == 56  # never above the cap: 64 > 61
+    assert round_to_divisor(9, 8, low=10, high=64) == 16  # the floor rounds up to a multiple
+    assert round_to_divisor(20, 16, low=20, high=30) == 16  # no multiple in [20, 30]: the largest below the cap
+    assert round_to_divisor(5, 8, high=6) == 5  # no multiple fits under the cap: unchanged
+    assert round_to_divisor(7, 1, high=6) == 7  # divisor 1: as before
+
+
+def test_derive_widths_divisor_gives_multiples_within_seed() -> None:
+    seed = {"a": 64, "b": 32, "c": 20, "d": 6}
+    alive = {"a": 37, "b": 2, "c": 19, "d": 6}
+    # a: 37 → 40; b: floor ceil(0.1·32) = 4 → 8; c: 19 → 16 (24 > seed 20); d: seed 6 < 8 stays 6
+    assert derive_widths(alive, seed, min_fraction=0.1, divisor=8) == {"a": 40, "b": 8, "c": 16, "d": 6}
+    assert derive_widths(alive, seed, min_fraction=0.1) == {"a": 37, "b": 4, "c": 19, "d": 6}
+    with pytest.raises(MorphError, match="divisor"):
+        derive_widths(alive, seed, divisor=0)
