@@ -3,11 +3,13 @@
 Two levers, both measured on the 2-core box this project runs on while other agents loaded it (issue 16):
 
 - **How many threads.** Each case takes the CPUs it may use (``os.sched_getaffinity`` divided among the
-  executor's workers, or what the executor gave it) but no more than are idle right now, read from
-  ``/proc/stat`` over a short window before the case starts. Two threads next to busy CPUs wait on each other
-  at every barrier (one step went from 0.44 s with one thread to 7 s with two); one thread never waits. The
-  count is chosen once per case, so every stage of a case runs with the same count (thread count changes float
-  reductions, so it is part of what a record says it ran with: ``env.torch_threads``, ``env.threads_choice``).
+  executor's workers, or what the executor gave it). ``MORPH_BENCH_THREADS=N`` pins the count, and
+  ``MORPH_BENCH_THREADS=auto`` also caps it at the CPUs idle right now, read from ``/proc/stat`` over a short
+  window before the case starts: two threads next to busy CPUs wait on each other at every barrier (one step
+  went from 0.44 s with one thread to 7 s with two), one thread never waits. ``auto`` is opt-in because the
+  thread count changes float reductions: a count that follows the machine's load would make a CPU rerun differ
+  from the record it checks (one epoch at 1 vs 2 threads moved weights by ~1e-3). The count is chosen once per
+  case and recorded (``env.torch_threads``, ``env.threads_choice``).
 - **How idle OpenMP threads wait.** libgomp's default spins ~300,000 iterations before sleeping, which starves
   other processes (and this one, when they preempt its partner thread); ``OMP_WAIT_POLICY=PASSIVE`` never
   spins but slows a run alone. A short spin (:data:`WAIT_ENV`) keeps barriers cheap alone and yields soon under
@@ -29,6 +31,8 @@ from pathlib import Path
 WAIT_ENV: Mapping[str, str] = {"GOMP_SPINCOUNT": "10000"}
 #: How the choice is shown in each record's environment block (read by bench.store.environment).
 CHOICE_ENV = "MORPH_BENCH_THREADS_CHOICE"
+#: ``N`` pins torch's threads per case; ``auto`` caps them at the CPUs idle when the case starts.
+THREADS_ENV = "MORPH_BENCH_THREADS"
 #: How long the idle CPUs are sampled before a case.
 WINDOW_S = 0.1
 
@@ -98,11 +102,14 @@ def choose_threads(limit: int | None = None, idle: float | None = None) -> Threa
 
 @contextmanager
 def case_threads(limit: int | None = None, *, measure: bool = True) -> Iterator[ThreadChoice]:
-    """Set torch's intra-op threads for one case (measured now) and note the choice for the records;
-    both are put back afterwards."""
+    """Set torch's intra-op threads for one case and note the choice for the records; both are put back
+    afterwards. The idle CPUs are measured only when ``measure`` and ``MORPH_BENCH_THREADS=auto``."""
     import torch
 
-    idle = idle_cpus(allowed_cpus()) if measure else None
+    setting = os.environ.get(THREADS_ENV, "").strip().lower()
+    if setting.isdigit() and int(setting) > 0:
+        limit = int(setting)
+    idle = idle_cpus(allowed_cpus()) if measure and setting == "auto" else None
     choice = choose_threads(limit, idle)
     previous, noted = torch.get_num_threads(), os.environ.get(CHOICE_ENV)
     torch.set_num_threads(choice.threads)

@@ -44,6 +44,22 @@ def test_case_threads_sets_notes_and_restores() -> None:
     assert torch.get_num_threads() == before and CHOICE_ENV not in os.environ
 
 
+def test_threads_follow_load_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The count decides float reductions, so by default it must not depend on what else the machine runs."""
+    import bench.executors.threads as threads
+
+    monkeypatch.setattr(threads, "idle_cpus", lambda cpus: 0.2)  # a busy machine
+    monkeypatch.delenv(threads.THREADS_ENV, raising=False)
+    with case_threads(2) as choice:
+        assert (choice.threads, choice.idle) == (2, None)
+    monkeypatch.setenv(threads.THREADS_ENV, "auto")
+    with case_threads(2) as choice:
+        assert (choice.threads, choice.idle) == (1, 0.2)
+    monkeypatch.setenv(threads.THREADS_ENV, "3")
+    with case_threads(2) as choice:
+        assert choice.threads == 3
+
+
 def test_wait_policy_fills_only_what_is_unset_and_restores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
