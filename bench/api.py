@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bench.console import print_stage, stderr
 from bench.errors import BenchError
 from bench.suite import Case, Suite, load_suite
 
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from torch import nn
 
 DEFAULT_RESULTS = Path("results")
-stderr = Console(stderr=True)
 
 
 @dataclass(frozen=True)
@@ -83,10 +82,9 @@ def run_suite(
     with Progress(*columns, console=stderr, disable=not progress) as bar:
         task = bar.add_task(f"{suite.name} ({profile})", total=len(cases))
 
-        def on_stage(case: Case, stage: Any, status: str) -> None:
-            bar.update(task, description=f"{suite.name}: {case.label} {stage.label} [{status}]")
-            if status in ("failed", "diverged"):
-                stderr.print(f"[red]{case.id} {case.label} {stage.label}: {status}[/red]")
+        def on_stage(event: Any) -> None:
+            bar.update(task, description=f"{suite.name}: {event.case.label} {event.stage.label} [{event.status}]")
+            print_stage(event)
 
         options = RunOptions(device=device, force=force, retry_failed=retry_failed, progress=progress,
                              on_stage=on_stage)
