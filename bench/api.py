@@ -105,7 +105,7 @@ def list_cases(suite_path: Path, *, profile: str = "quick", results: Path = DEFA
 
 def case_records(case_id: str, results: Path = DEFAULT_RESULTS) -> list[dict[str, Any]]:
     """The stored records of one case (by id or unique id prefix)."""
-    from bench.store import read_record
+    from bench.store import try_read_record
 
     if not results.is_dir():
         raise BenchError(f"{results}: expected a results folder (run `bench run SUITE` first)")
@@ -113,7 +113,10 @@ def case_records(case_id: str, results: Path = DEFAULT_RESULTS) -> list[dict[str
     if len(folders) != 1:
         found = "no case" if not folders else f"{len(folders)} cases"
         raise BenchError(f"{results}: case id '{case_id}': expected one case, found {found}")
-    return [read_record(p).to_dict() for p in sorted(folders[0].glob("*.json"))]
+    records = [r.to_dict() for r in map(try_read_record, sorted(folders[0].glob("*.json"))) if r is not None]
+    if not records:
+        raise BenchError(f"{folders[0]}: no readable records")
+    return records
 
 
 def final_record(records: Sequence[dict[str, Any]], stage: str | None = None) -> dict[str, Any]:
@@ -185,8 +188,12 @@ def describe_model(spec: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
     name, kwargs = parse_model_spec(spec)
     kwargs.setdefault("in_channels", input_shape[0])
     model = build_model(name, kwargs)
-    count = count_macs(model, (1, *input_shape))
-    widths = group_widths(build_graph(model, torch.zeros(1, *input_shape)))
+    try:
+        count = count_macs(model, (1, *input_shape))
+        widths = group_widths(build_graph(model, torch.zeros(1, *input_shape)))
+    except RuntimeError as exc:  # e.g. an input too small for the net's poolings
+        raise BenchError(f"model '{spec}' cannot run on --input {'x'.join(map(str, input_shape))}: "
+                         f"{str(exc).strip().splitlines()[0]}") from None
     return {"model": spec, "input": list(input_shape), "params": count_params(model), "macs": int(count.macs),
             "flops": int(count.flops), "conv_macs": int(count.conv_macs), "fvcore_skipped": list(count.skipped),
             "widths": widths}

@@ -119,7 +119,10 @@ def show(case_id: Annotated[str, typer.Argument(help="Case id or unique prefix."
     from bench.store import load_results
 
     df = load_results(results)
-    print(summary_table(df[df["case_id"] == records[0]["case_id"]]).to_markdown(index=False, floatfmt=".4g"))
+    table = summary_table(df[df["case_id"] == records[0]["case_id"]], errors=True)
+    print(table.to_markdown(index=False, floatfmt=".4g"))
+    if (table["Status"] == "failed").any():
+        print("failed stages are replayed by `bench run`; fix the cause, then rerun with --retry-failed")
 
 
 @app.command()

@@ -26,6 +26,7 @@ from bench.store import (
     StageRecord, environment, has_checkpoint, load_checkpoint, record_path, save_checkpoint, try_read_record,
     utc_now, write_record,
 )
+from bench.store.fingerprint import check_same_data, data_fingerprint
 from bench.suite import Case
 
 STAGE_CACHE = ".stages"
@@ -124,9 +125,13 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
     ctx = CaseContext(case, device=options.device, progress=options.progress)
     env: dict[str, Any] | None = None
     parent_products: dict[str, Product] = {}
+    data = case.config.data.path
+    fingerprint = data_fingerprint(data) if data is not None else None  # folder/inria/cifar10: the path is the data
     for stage in plan_case(case):
         path = record_path(results, case.id, stage.name, stage.iteration)
         existing = try_read_record(path)
+        if existing is not None and stage.parent is None and not options.force:
+            check_same_data(fields_extra({"extra": existing.extra}).get("data"), fingerprint, f"{path} (stage {stage.label})")
         if existing is not None and not options.force:
             if existing.status == "diverged" or (existing.status == "failed" and not options.retry_failed):
                 _notify(options, StageEvent(case, stage, existing.status, existing, replayed=True))
@@ -137,6 +142,9 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
         with stage_lock(results / STAGE_CACHE, stage.key):
             redo = options.force and stage.key not in options.fresh
             cached = None if redo else _cached(results, stage)  # a run that held the lock may have made it
+            if cached is not None and stage.parent is None:
+                check_same_data(fields_extra(cached[1]).get("data"), fingerprint,
+                                f"{results / STAGE_CACHE / stage.key} (stage {stage.label})")
             if cached is not None:
                 product, fields = cached
                 parent_products[stage.key] = product
@@ -155,6 +163,8 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
             else:
                 outcome = _execute(ctx, stage, parent)
             outcome.fields.update(started_at=started, ended_at=utc_now(), env=env)
+            if stage.parent is None and fingerprint is not None:
+                outcome.fields["extra"] = {**fields_extra(outcome.fields), "data": fingerprint}
             record = _record(case, stage, outcome.fields, reused=False)
             if record.status == "ok" and outcome.product is not None:
                 save_checkpoint(results / STAGE_CACHE, stage.key, outcome.product.state or {},
@@ -167,6 +177,11 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
         if record.status != "ok":
             return record.status
     return "ok"
+
+
+def fields_extra(fields: dict[str, Any]) -> dict[str, Any]:
+    extra = fields.get("extra")
+    return extra if isinstance(extra, dict) else {}
 
 
 def stage_lock(root: Path, key: str) -> FileLock:

@@ -126,6 +126,8 @@ def _check_matrix(
     if not written_for.problems:
         for i in unmatched_excludes(written_for):
             problems.append(line(file, (*ex_prefix, "exclude", i), "matches no combination of the matrix"))
+    if matrix.axes and not matrix.problems and not any(combo.values for combo in expand(matrix)):
+        problems.append(line(file, (*prefix, "exclude"), "removes every combination of the matrix (no case left)"))
 
 
 def _matrix_prefix(over: Mapping[str, Any], profile: str) -> Loc:
