@@ -2,7 +2,11 @@
 
 - CUDA: ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``: bytes held by PyTorch tensors
   (weights, input and activations), not the caching allocator's reserve nor the CUDA context.
-- CPU (Linux): the process's peak resident set size during the call. The kernel's high-water mark ``VmHWM`` is
+- CPU: the peak of the bytes torch's CPU allocator holds for the forward's own tensors (activations and
+  workspace; the input and weights existed before), from ``torch.profiler``'s memory events replayed in time
+  order (``method="torch_profiler"``). The resident-set high-water mark used before read 0 or 4096 bytes for these
+  nets: glibc serves their buffers from memory the process already holds, so RSS never moves. Fallback where
+  the profiler fails: the process's peak resident set size during the call. The kernel's high-water mark ``VmHWM`` is
   reset by writing ``5`` to ``/proc/self/clear_refs``, then read from ``/proc/self/status``. It covers the whole
   process (Python, libraries, other threads), so read ``delta_bytes`` (peak minus resident size just before the
   call) as "extra memory this forward needed". Where the reset is not allowed, ``resource.getrusage``'s
@@ -25,7 +29,7 @@ from bench.measure._modes import eval_mode
 
 @dataclass(frozen=True)
 class MemoryMeasurement:
-    """Peak bytes during one forward; ``method`` is "cuda_allocated", "rss_hwm" or "ru_maxrss"."""
+    """Peak bytes during one forward; ``method`` is "cuda_allocated", "torch_profiler", "rss_hwm" or "ru_maxrss"."""
 
     peak_bytes: int
     baseline_bytes: int
@@ -57,6 +61,24 @@ def _reset_hwm() -> bool:
     return True
 
 
+def _profiled_peak(model: nn.Module, x: torch.Tensor) -> int | None:
+    """Peak of the running sum of torch CPU allocations (+) and frees (−) during ``model(x)``; None if the
+    profiler is unavailable."""
+    try:
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            model(x)
+        events = sorted((e for e in prof.events() if e.self_cpu_memory_usage), key=lambda e: e.time_range.start)
+    except (RuntimeError, AssertionError):
+        return None
+    held = peak = 0
+    for event in events:
+        held += event.self_cpu_memory_usage
+        peak = max(peak, held)
+    return peak
+
+
 def measure_peak_memory(
     model: nn.Module, input_shape: Sequence[int], device: str | torch.device = "cpu", batch: int = 1
 ) -> MemoryMeasurement:
@@ -84,6 +106,9 @@ def _peak(model: nn.Module, x: torch.Tensor, dev: torch.device, batch: int, shap
         model(x)
         torch.cuda.synchronize(dev)
         return MemoryMeasurement(torch.cuda.max_memory_allocated(dev), base, str(dev), "cuda_allocated", batch, shape)
+    profiled = _profiled_peak(model, x)
+    if profiled is not None:
+        return MemoryMeasurement(profiled, 0, "cpu", "torch_profiler", batch, shape)
     rss = _status_kib("VmRSS")
     if rss is not None and _reset_hwm():
         model(x)
