@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench.console import print_stage, stderr
+from bench.console import is_terminal, print_stage, stderr
 from bench.errors import BenchError
 from bench.suite import Case, Suite, load_suite
 
@@ -79,7 +79,7 @@ def run_suite(
         return RunSummary({c.id: case_outcome(results, c) for c in cases})
     statuses: dict[str, str] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=stderr, disable=not progress) as bar:
+    with Progress(*columns, console=stderr, disable=not (progress and is_terminal())) as bar:  # else: plain lines
         task = bar.add_task(f"{suite.name} ({profile})", total=len(cases))
 
         def on_stage(event: Any) -> None:
