@@ -16,7 +16,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.pipeline.runner import STAGE_CACHE, RunOptions, run_case, stage_lock
+from bench.pipeline import plan_case, runner as pipeline_runner
+from bench.pipeline.runner import STAGE_CACHE
 from bench.store import StageRecord, save_checkpoint, write_record
 from bench.suite import load_suite
 
@@ -184,15 +185,12 @@ def test_corrupt_record_is_skipped_with_one_warning(tmp_path: Path) -> None:
 
 
 def test_corrupt_checkpoint_is_skipped_and_the_stage_redone(tmp_path: Path) -> None:
-    from bench.pipeline.runner import _cached
-    from bench.pipeline import plan_case
-
     suite = tmp_path / "s.toml"
     suite.write_text(GOOD)
     stage = plan_case(load_suite(suite).cases()[0])[0]
     folder = save_checkpoint(tmp_path / STAGE_CACHE, stage.key, {}, {"a": 1})
     (folder / "weights.safetensors").write_bytes(b"\x00garbage")
-    assert _cached(tmp_path, stage) is None  # old code: a traceback from safetensors
+    assert pipeline_runner._cached(tmp_path, stage) is None  # old code: a traceback from safetensors
 
 
 # --- 9. permissions and silent fallbacks ---------------------------------------------------------------------------
@@ -295,8 +293,7 @@ def test_a_second_run_waits_for_the_stage_lock_and_reuses_the_product(folder_run
     held, events = threading.Event(), []
 
     def other_run() -> None:  # holds the base stage's lock while it "computes" it
-        base_key = [s for s in __import__("bench.pipeline", fromlist=["plan_case"]).plan_case(case)][0].key
-        with stage_lock(mine / STAGE_CACHE, base_key):
+        with pipeline_runner.stage_lock(mine / STAGE_CACHE, plan_case(case)[0].key):
             held.set()
             threading.Event().wait(1.0)
             shutil.copytree(results / STAGE_CACHE, mine / STAGE_CACHE, dirs_exist_ok=True,
@@ -305,6 +302,7 @@ def test_a_second_run_waits_for_the_stage_lock_and_reuses_the_product(folder_run
     thread = threading.Thread(target=other_run)
     thread.start()
     held.wait(10)
-    status = run_case(case, mine, RunOptions(progress=False, on_stage=lambda e: events.append((e.stage.name, e.status))))
+    options = pipeline_runner.RunOptions(progress=False, on_stage=lambda e: events.append((e.stage.name, e.status)))
+    status = pipeline_runner.run_case(case, mine, options)
     thread.join()
     assert status == "ok" and ("base", "reused") in events and ("base", "running") not in events
