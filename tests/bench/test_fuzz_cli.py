@@ -7,7 +7,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -20,7 +20,8 @@ KEYS = st.sampled_from(["name", "seeds", "data", "model", "train", "morph", "mea
                         "size", "base", "depth", "lr", "epochs", "budget", "symmetry", "exclude", "include",
                         "device_profile", "monitor", "encoder", "path", "x"])
 SCALARS = st.one_of(st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
-                    st.text(max_size=12), st.sampled_from(["unet", "synthetic_buildings", "quick", "H200", "dice"]))
+                    st.text(max_size=12), st.sampled_from(["unet", "synthetic_buildings", "quick", "H200", "dice"]),
+                    st.sampled_from([float("inf"), float("-inf"), float("nan"), 0, -1, 0.0, 1e308, 2**63]))
 VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                        st.dictionaries(KEYS, inner, max_size=4)), max_leaves=12)
 BASE = {"name": "fuzz", "data": {"name": "synthetic_buildings", "count": 8, "size": 32},
@@ -59,6 +60,28 @@ def _check(args: list[str]) -> None:
 @given(st.dictionaries(KEYS, VALUES, max_size=6), st.booleans())
 def test_random_toml_documents_validate_cleanly(table: dict[str, object], over_base: bool) -> None:
     document = {**BASE, **table} if over_base else table
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "s.toml"
+        path.write_text(_document(document), encoding="utf-8")
+        _check(["validate", str(path)])
+
+
+SETTINGS = {"data": ["count", "size", "name"], "model": ["base", "depth", "classes", "encoder", "name"],
+            "train": ["lr", "epochs", "batch_size", "monitor", "loss", "momentum"],
+            "morph": ["strength", "budget", "expand_factor", "symmetry", "device_profile", "target_cost", "method"],
+            "measure": ["batch_sizes", "input_size", "min_time_s", "warmup"]}
+SECTION = st.sampled_from(sorted(SETTINGS)).flatmap(
+    lambda name: st.tuples(st.just(name), st.dictionaries(st.sampled_from(SETTINGS[name]), SCALARS, max_size=2)))
+
+
+@FUZZ
+@given(st.lists(SECTION, max_size=3))
+@example([("train", {"lr": float("inf")})])  # found by a person (issue 13): crashed validate, list and run
+@example([("morph", {"expand_factor": 1e308})])
+def test_random_values_of_real_settings_validate_cleanly(sections: list[tuple[str, dict[str, object]]]) -> None:
+    document: dict[str, object] = json.loads(json.dumps(BASE))
+    for name, values in sections:
+        document[name] = {**document.get(name, {}), **values}  # type: ignore[dict-item]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "s.toml"
         path.write_text(_document(document), encoding="utf-8")
