@@ -16,7 +16,7 @@ from bench import api
 from pydantic import ValidationError
 
 from bench.console import VERBOSE
-from bench.errors import USER_ERRORS, BenchError, one_line
+from bench.errors import USER_ERRORS, BenchError, one_line, printable
 from bench.store.paths import output_file, output_folder
 from morph.errors import MorphError
 
@@ -44,7 +44,7 @@ def _user_errors(fn: F) -> F:
         except (*USER_ERRORS, MorphError, ValidationError) as exc:
             problems = getattr(exc, "problems", None) or [one_line(exc)]
             for line in problems:
-                print(f"error: {line}", file=sys.stderr)
+                print(f"error: {printable(line)}", file=sys.stderr)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -6,6 +6,8 @@ from typing import Any
 
 from rich.console import Console
 
+from bench.errors import printable
+
 stderr = Console(stderr=True, highlight=False)
 _warned: set[str] = set()
 
@@ -30,7 +32,7 @@ def warn_once(text: str) -> None:
     is named once)."""
     if text not in _warned:
         _warned.add(text)
-        stderr.print(f"warning: {text}", markup=False, soft_wrap=True)
+        stderr.print(f"warning: {printable(text)}", markup=False, soft_wrap=True)
 
 
 def stage_line(event: Any) -> str | None:
@@ -77,6 +79,7 @@ def print_stage(event: Any) -> None:
     text = stage_line(event)
     if text is None:
         return
+    text = printable(text)
     if event.status in ("failed", "diverged"):
         stderr.print(text, style="red", markup=False, soft_wrap=True)
     elif not is_terminal():

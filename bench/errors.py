@@ -21,6 +21,12 @@ class CorruptFileError(BenchError):
     """A stored record or checkpoint that cannot be read back; the message names the file to delete."""
 
 
+def printable(text: str) -> str:
+    """``text`` with control and line-break characters escaped (``\\x85``), so a value from a file can never
+    split a one-line message."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 def one_line(exc: BaseException) -> str:
     """The first line of an exception as ``[Type: ]message``, naming the file for OS errors.
 
