@@ -184,6 +184,19 @@ def test_corrupt_record_is_skipped_with_one_warning(tmp_path: Path) -> None:
     one_line_error(listed, "no readable records")
 
 
+def test_list_skips_a_corrupt_record_of_a_suite_case(tmp_path: Path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text(GOOD)
+    case_id = load_suite(suite).cases()[0].id
+    bad = tmp_path / "r" / case_id / "base.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"\xff\xfe" + bytes(range(200)))
+    listed = runner.invoke(app, ["list", str(suite), "-r", str(tmp_path / "r")])
+    assert listed.exit_code == 0 and f"{case_id}  todo" in listed.stdout, listed.output
+    warnings = [line for line in listed.stderr.splitlines() if line]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: ") and f"delete {bad}" in warnings[0]
+
+
 def test_corrupt_checkpoint_is_skipped_and_the_stage_redone(tmp_path: Path) -> None:
     suite = tmp_path / "s.toml"
     suite.write_text(GOOD)
