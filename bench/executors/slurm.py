@@ -82,7 +82,7 @@ class SlurmExecutor:
         by_job = {id(job): group for job, group in zip(jobs, groups)}
         try:
             with job_progress(len(case_dicts), f"{executor.cluster} array {jobs[0].job_id.split('_')[0]}",
-                              self.progress) as report:
+                              self.progress, results) as report:
                 for job in submitit.helpers.as_completed(jobs, poll_frequency=self.poll_s):
                     group = by_job[id(job)]
                     statuses: dict[str, str] = {}

@@ -319,3 +319,12 @@ def test_a_second_run_waits_for_the_stage_lock_and_reuses_the_product(folder_run
     status = pipeline_runner.run_case(case, mine, options)
     thread.join()
     assert status == "ok" and ("base", "reused") in events and ("base", "running") not in events
+
+
+def test_parallel_runs_print_the_reason_too(folder_run: tuple, tmp_path: Path) -> None:
+    suite, _, _ = folder_run
+    bad = [c for c in load_suite(suite).cases() if c.config.data.kwargs["stem_regex"] == "("][0]
+    result = runner.invoke(app, ["run", str(suite), "-r", str(tmp_path / "r"), "-j", "2", "--only", bad.id])
+    assert result.exit_code == 1, result.output
+    assert any(line.startswith(f"{bad.id} {bad.label}: failed at base (") for line in result.stderr.splitlines()), \
+        result.stderr
