@@ -56,7 +56,7 @@ def run_suite(
     ``{"address": ...}`` or ``{"slurm_partition": ...}``) and statuses are read back from ``results``.
     """
     from bench.executors import JobOptions, case_outcome, get_executor, needs_run
-    from bench.pipeline import RunOptions, case_status, plan_case, run_case
+    from bench.pipeline import RunOptions, StageEvent, case_status, plan_case, run_case
 
     suite = load_suite(suite_path, profile=profile, data_path=data_path)
     cases = select_cases(suite, only)
@@ -82,7 +82,7 @@ def run_suite(
     with Progress(*columns, console=stderr, disable=not (progress and is_terminal())) as bar:  # else: plain lines
         task = bar.add_task(f"{suite.name} ({profile})", total=len(cases))
 
-        def on_stage(event: Any) -> None:
+        def on_stage(event: StageEvent) -> None:
             bar.update(task, description=f"{suite.name}: {event.case.label} {event.stage.label} [{event.status}]")
             print_stage(event)
 

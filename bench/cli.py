@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
 
 import typer
-
-from bench import api
 from pydantic import ValidationError
 
+from bench import api
 from bench.console import VERBOSE
 from bench.errors import USER_ERRORS, BenchError, one_line, printable
 from bench.store.paths import output_file, output_folder

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from bench.errors import printable
+
+if TYPE_CHECKING:
+    from bench.pipeline.runner import StageEvent
 
 stderr = Console(stderr=True, highlight=False)
 _warned: set[str] = set()
@@ -35,7 +38,7 @@ def warn_once(text: str) -> None:
         stderr.print(f"warning: {printable(text)}", markup=False, soft_wrap=True)
 
 
-def stage_line(event: Any) -> str | None:
+def stage_line(event: StageEvent) -> str | None:
     """The line a finished stage gets: ``<case> <label> <stage>: <status>`` plus its key metric and time, the
     one-line reason of a failure, and for a failure replayed from an earlier run the hint to retry it.
     None for events that finish nothing ("running")."""
@@ -73,7 +76,7 @@ def _seconds(started: str | None, ended: str | None) -> float | None:
         return None
 
 
-def print_stage(event: Any) -> None:
+def print_stage(event: StageEvent) -> None:
     """Failures always get their line (red on a terminal); off a terminal (nohup, CI, a pipe), where no progress
     bar shows, every finished stage gets a plain line."""
     text = stage_line(event)
