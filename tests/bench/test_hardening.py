@@ -328,3 +328,12 @@ def test_parallel_runs_print_the_reason_too(folder_run: tuple, tmp_path: Path) -
     assert result.exit_code == 1, result.output
     assert any(line.startswith(f"{bad.id} {bad.label}: failed at base (") for line in result.stderr.splitlines()), \
         result.stderr
+
+
+def test_verbose_off_a_terminal_prints_one_line_per_epoch(folder_run: tuple, tmp_path: Path) -> None:
+    suite, _, _ = folder_run
+    good = [c for c in load_suite(suite).cases() if c.config.data.kwargs["stem_regex"] != "("][0]
+    result = runner.invoke(app, ["run", str(suite), "-r", str(tmp_path / "r"), "-v", "--only", good.id])
+    assert result.exit_code == 0, result.output
+    epochs = [line for line in result.stderr.splitlines() if line.startswith("epoch 1/1  loss ")]
+    assert len(epochs) == 2, result.stderr  # base training and the uniform baseline's, one epoch each
