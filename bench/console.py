@@ -61,19 +61,9 @@ def stage_line(event: StageEvent) -> str | None:
             break
     if record.params is not None:
         parts.append(f"params {record.params:,}")
-    seconds = _seconds(record.started_at, record.ended_at)
-    if seconds is not None and event.status == "ok":
-        parts.append(f"{seconds:.1f}s")
+    if event.seconds is not None:
+        parts.append(f"{event.seconds:.1f}s")
     return "  ".join(parts)
-
-
-def _seconds(started: str | None, ended: str | None) -> float | None:
-    from datetime import datetime
-
-    try:
-        return (datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds()  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
 
 
 def print_stage(event: StageEvent) -> None:

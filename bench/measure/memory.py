@@ -16,8 +16,11 @@
 
 from __future__ import annotations
 
+import os
 import resource
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,13 +64,29 @@ def _reset_hwm() -> bool:
     return True
 
 
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a moment: the profiler's C++ side (kineto) prints
+    ``USDT: … profiler_start`` lines on stderr at every start and stop, with no setting to turn them off, and they
+    would break ``bench run``'s one line per stage."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _profiled_peak(model: nn.Module, x: torch.Tensor) -> int | None:
     """Peak of the running sum of torch CPU allocations (+) and frees (−) during ``model(x)``; None if the
     profiler is unavailable."""
     try:
         from torch.profiler import ProfilerActivity, profile
 
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             model(x)
         events = sorted((e for e in prof.events() if e.self_cpu_memory_usage), key=lambda e: e.time_range.start)
     except (RuntimeError, AssertionError):

@@ -9,6 +9,7 @@ On disk (``results/``):
 from __future__ import annotations
 
 import math
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class StageEvent:
             "diverged".
         record: the stage's record once there is one (its ``error`` is the one-line reason of a failure).
         replayed: the failure was recorded by an earlier run and not retried (``--retry-failed`` retries it).
+        seconds: wall-clock time of the stage in this run (training and measuring), None if it did not run.
     """
 
     case: Case
@@ -51,6 +53,7 @@ class StageEvent:
     status: str
     record: StageRecord | None = None
     replayed: bool = False
+    seconds: float | None = None
 
 
 @dataclass
@@ -154,7 +157,7 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
                 continue
             env = env or environment()
             _notify(options, StageEvent(case, stage, "running"))
-            started = utc_now()
+            started, clock = utc_now(), time.monotonic()
             try:
                 parent = None if stage.parent is None else \
                     parent_products.get(stage.parent.key) or _load_product(results, stage.parent)
@@ -173,7 +176,8 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
                 parent_products[stage.key] = outcome.product
                 options.fresh.add(stage.key)
             write_record(results, record)
-        _notify(options, StageEvent(case, stage, record.status, record))
+        _notify(options, StageEvent(case, stage, record.status, record,
+                                    seconds=time.monotonic() - clock))
         if record.status != "ok":
             return record.status
     return "ok"
