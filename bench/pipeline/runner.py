@@ -99,8 +99,9 @@ def _cached(results: Path, stage: Stage) -> tuple[Product, dict[str, Any]] | Non
     except CorruptFileError as exc:
         warn_once(f"skipped a corrupt checkpoint: {exc}")
         return None
-    meta = ckpt.metadata
-    return Product(ckpt.widths, ckpt.state_dict, meta.get("info", {})), meta.get("fields", {})
+    info, fields = ckpt.metadata.get("info"), ckpt.metadata.get("fields")
+    return Product(ckpt.widths, ckpt.state_dict, info if isinstance(info, dict) else {}), \
+        fields if isinstance(fields, dict) else {}
 
 
 def _execute(ctx: CaseContext, stage: Stage, parent: Product | None) -> Outcome:
