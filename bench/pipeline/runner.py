@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from bench.console import warn_once
 from bench.errors import BenchError, CorruptFileError, one_line
@@ -143,7 +144,7 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
             if existing.status == "ok" and has_checkpoint(results / STAGE_CACHE, stage.key):
                 _notify(options, StageEvent(case, stage, "done", existing))
                 continue
-        with stage_lock(results / STAGE_CACHE, stage.key):
+        with stage_lock(results / STAGE_CACHE, stage.key, f"{case.id} {stage.label}"):
             redo = options.force and stage.key not in options.fresh
             cached = None if redo else _cached(results, stage)  # a run that held the lock may have made it
             if cached is not None and stage.parent is None:
@@ -189,11 +190,21 @@ def fields_extra(fields: dict[str, Any]) -> dict[str, Any]:
     return extra if isinstance(extra, dict) else {}
 
 
-def stage_lock(root: Path, key: str) -> FileLock:
+@contextmanager
+def stage_lock(root: Path, key: str, what: str = "") -> Iterator[None]:
     """An inter-process lock on one stage key (``<root>/<key>.lock``): two runs on one results folder compute
-    each stage once; the second waits for the first, then finds the product and reuses it."""
+    each stage once; the second says that it waits, then finds the product and reuses it."""
     root.mkdir(parents=True, exist_ok=True)
-    return FileLock(root / f"{key}.lock")
+    lock = FileLock(root / f"{key}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        warn_once(f"another run is computing {what or 'stage'} {key} in {root.parent}; waiting for it")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _load_product(results: Path, stage: Stage) -> Product:

@@ -299,7 +299,8 @@ def test_other_data_in_the_same_results_folder_is_refused(folder_run: tuple, tmp
     one_line_error(moved, "was computed from data", str(other.resolve()))
 
 
-def test_a_second_run_waits_for_the_stage_lock_and_reuses_the_product(folder_run: tuple, tmp_path: Path) -> None:
+def test_a_second_run_waits_for_the_stage_lock_and_reuses_the_product(folder_run: tuple, tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     suite, results, _ = folder_run
     case = [c for c in load_suite(suite).cases() if c.config.data.kwargs["stem_regex"] != "("][0]
     mine = tmp_path / "r2"
@@ -319,6 +320,7 @@ def test_a_second_run_waits_for_the_stage_lock_and_reuses_the_product(folder_run
     status = pipeline_runner.run_case(case, mine, options)
     thread.join()
     assert status == "ok" and ("base", "reused") in events and ("base", "running") not in events
+    assert "waiting for it" in capsys.readouterr().err
 
 
 def test_parallel_runs_print_the_reason_too(folder_run: tuple, tmp_path: Path) -> None:
