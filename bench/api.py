@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bench.console import is_terminal, print_stage, stderr
 from bench.errors import BenchError
 from bench.suite import Case, Suite, load_suite
 
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from torch import nn
 
 DEFAULT_RESULTS = Path("results")
-stderr = Console(stderr=True)
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ def _run_suite(
 ) -> RunSummary:
     from bench.executors import JobOptions, case_outcome, get_executor, needs_run
     from bench.executors.threads import case_threads
-    from bench.pipeline import RunOptions, case_status, plan_case, run_case
+    from bench.pipeline import RunOptions, StageEvent, case_status, plan_case, run_case
 
     suite = load_suite(suite_path, profile=profile, data_path=data_path)
     cases = select_cases(suite, only)
@@ -94,13 +93,12 @@ def _run_suite(
         return RunSummary({c.id: case_outcome(results, c) for c in cases})
     statuses: dict[str, str] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=stderr, disable=not progress) as bar:
+    with Progress(*columns, console=stderr, disable=not (progress and is_terminal())) as bar:  # else: plain lines
         task = bar.add_task(f"{suite.name} ({profile})", total=len(cases))
 
-        def on_stage(case: Case, stage: Any, status: str) -> None:
-            bar.update(task, description=f"{suite.name}: {case.label} {stage.label} [{status}]")
-            if status in ("failed", "diverged"):
-                stderr.print(f"[red]{case.id} {case.label} {stage.label}: {status}[/red]")
+        def on_stage(event: StageEvent) -> None:
+            bar.update(task, description=f"{suite.name}: {event.case.label} {event.stage.label} [{event.status}]")
+            print_stage(event)
 
         options = RunOptions(device=device, force=force, retry_failed=retry_failed, progress=progress,
                              on_stage=on_stage)
@@ -122,7 +120,7 @@ def list_cases(suite_path: Path, *, profile: str = "quick", results: Path = DEFA
 
 def case_records(case_id: str, results: Path = DEFAULT_RESULTS) -> list[dict[str, Any]]:
     """The stored records of one case (by id or unique id prefix)."""
-    from bench.store import read_record
+    from bench.store import try_read_record
 
     if not results.is_dir():
         raise BenchError(f"{results}: expected a results folder (run `bench run SUITE` first)")
@@ -130,7 +128,10 @@ def case_records(case_id: str, results: Path = DEFAULT_RESULTS) -> list[dict[str
     if len(folders) != 1:
         found = "no case" if not folders else f"{len(folders)} cases"
         raise BenchError(f"{results}: case id '{case_id}': expected one case, found {found}")
-    return [read_record(p).to_dict() for p in sorted(folders[0].glob("*.json"))]
+    records = [r.to_dict() for r in map(try_read_record, sorted(folders[0].glob("*.json"))) if r is not None]
+    if not records:
+        raise BenchError(f"{folders[0]}: no readable records")
+    return records
 
 
 def final_record(records: Sequence[dict[str, Any]], stage: str | None = None) -> dict[str, Any]:
@@ -202,8 +203,12 @@ def describe_model(spec: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
     name, kwargs = parse_model_spec(spec)
     kwargs.setdefault("in_channels", input_shape[0])
     model = build_model(name, kwargs)
-    count = count_macs(model, (1, *input_shape))
-    widths = group_widths(build_graph(model, torch.zeros(1, *input_shape)))
+    try:
+        count = count_macs(model, (1, *input_shape))
+        widths = group_widths(build_graph(model, torch.zeros(1, *input_shape)))
+    except RuntimeError as exc:  # e.g. an input too small for the net's poolings
+        raise BenchError(f"model '{spec}' cannot run on --input {'x'.join(map(str, input_shape))}: "
+                         f"{str(exc).strip().splitlines()[0]}") from None
     return {"model": spec, "input": list(input_shape), "params": count_params(model), "macs": int(count.macs),
             "flops": int(count.flops), "conv_macs": int(count.conv_macs), "fvcore_skipped": list(count.skipped),
             "widths": widths}

@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from bench import api
-from bench.errors import BenchError
+from bench.console import VERBOSE
+from bench.errors import USER_ERRORS, BenchError, one_line, printable
+from bench.store.paths import output_file, output_folder
 from morph.errors import MorphError
 
 app = typer.Typer(
@@ -30,16 +33,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _user_errors(fn: F) -> F:
-    """Turn the user's mistakes into one line on stderr and exit code 2; bugs keep their traceback."""
+    """The CLI's one error boundary: every error the user can cause (a bad file, key, value, path or store)
+    becomes ``error: <one line>`` per problem on stderr and exit code 2; bugs keep their traceback."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (BenchError, MorphError) as exc:
-            problems = getattr(exc, "problems", None) or [str(exc)]
+        except (*USER_ERRORS, MorphError, ValidationError) as exc:
+            problems = getattr(exc, "problems", None) or [one_line(exc)]
             for line in problems:
-                print(f"error: {line}", file=sys.stderr)
+                print(f"error: {printable(line)}", file=sys.stderr)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -59,6 +63,7 @@ def run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would run, run nothing.")] = False,
     data_path: DataPath = None,
     progress: Annotated[bool, typer.Option(help="Progress bars on stderr.")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Off a terminal, also one line per epoch.")] = False,
     executor: Annotated[str, typer.Option(help="local (worker processes), ray or slurm (submitit).")] = "local",
     address: Annotated[Optional[str], typer.Option(help="ray: cluster address (default: start Ray here).")] = None,
     slurm_partition: Annotated[Optional[str], typer.Option(help="slurm: partition.")] = None,
@@ -71,6 +76,8 @@ def run(
     """Run (or resume) every case of a suite; finished stages are skipped, failed cases recorded."""
     if device not in ("cpu", "cuda"):
         raise BenchError(f"--device: expected cpu or cuda, got '{device}'")
+    output_folder(results, "--results", create=False)
+    VERBOSE.on = verbose
     backend = {"address": address, "slurm_partition": slurm_partition, "slurm_time": slurm_time,
                "slurm_gpus": slurm_gpus, "slurm_cpus": slurm_cpus, "slurm_array_parallelism": slurm_array_parallelism}
     try:
@@ -111,7 +118,10 @@ def show(case_id: Annotated[str, typer.Argument(help="Case id or unique prefix."
     from bench.store import load_results
 
     df = load_results(results)
-    print(summary_table(df[df["case_id"] == records[0]["case_id"]]).to_markdown(index=False, floatfmt=".4g"))
+    table = summary_table(df[df["case_id"] == records[0]["case_id"]], errors=True)
+    print(table.to_markdown(index=False, floatfmt=".4g"))
+    if (table["Status"] == "failed").any():
+        print("failed stages are replayed by `bench run`; fix the cause, then rerun with --retry-failed")
 
 
 @app.command()
@@ -159,7 +169,7 @@ def report(
     if out is None:
         print(api.report_text(results), end="")
         return
-    for path in api.write_report(results, out):
+    for path in api.write_report(results, output_folder(out, "--out")):
         print(f"wrote {path}")
 
 
@@ -176,8 +186,7 @@ def compare(
     if out is None:
         print(text, end="")
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    output_file(out, "--out").write_text(text, encoding="utf-8")
     print(f"wrote {out}")
 
 
@@ -218,7 +227,7 @@ def export(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="ONNX file to write.")] = None,
 ) -> None:
     """Rebuild a case's compressed model from its widths and weights and write it as ONNX."""
-    path = api.export_onnx(case_id, out, results, stage)
+    path = api.export_onnx(case_id, out if out is None else output_file(out, "--out"), results, stage)
     print(f"wrote {path} and {path.with_suffix('.widths.json')}")
 
 

@@ -31,7 +31,17 @@ def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
 
 def build_model(name: str, kwargs: dict[str, Any]) -> nn.Module:
-    """Build a registered model, turning bad keyword arguments into one-line errors."""
+    """Build a registered model, turning bad keyword arguments into one-line errors; the arguments are checked
+    by the suite schema's rules first (names, types, bounds, no downloads), so ``bench model`` and a suite agree."""
+    from pydantic import ValidationError
+
+    from bench.suite._problems import SuiteError, from_validation
+    from bench.suite.schema import ModelSettings
+
+    try:
+        ModelSettings.model_validate({"name": name, **kwargs})
+    except ValidationError as exc:
+        raise SuiteError(from_validation(f"model '{name}'", exc, ModelSettings)) from None
     try:
         return create_model(name, **kwargs)
     except MorphError as exc:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from morph.errors import MorphError
 
 T = TypeVar("T")
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``known``, else "": the one spelling hint of every message."""
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 class Registry(Generic[T]):
@@ -34,9 +40,7 @@ class Registry(Generic[T]):
             raise MorphError(self.unknown_message(name)) from None
 
     def unknown_message(self, name: str) -> str:
-        close = difflib.get_close_matches(name, self._items, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        return f"unknown {self.kind} '{name}'{hint} (known: {', '.join(sorted(self._items))})"
+        return f"unknown {self.kind} '{name}'{did_you_mean(name, self._items)} (known: {', '.join(sorted(self._items))})"
 
     def names(self) -> list[str]:
         return sorted(self._items)

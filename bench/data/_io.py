@@ -33,6 +33,23 @@ def image_size(path: Path) -> tuple[int, int]:
         raise DataError(f"{path}: cannot read as an image ({_reason(exc)})") from None
 
 
+def image_channels(path: Path) -> int:
+    """Channels the image tensor of a file will have (1 grey, 3 colour), from the header only."""
+    try:
+        if path.suffix.lower() in _TIFF_SUFFIXES:
+            try:
+                import tifffile
+
+                with tifffile.TiffFile(path) as tif:
+                    return 1 if int(tif.pages[0].samplesperpixel) < 3 else 3
+            except Exception:
+                pass
+        with Image.open(path) as im:
+            return 1 if im.mode in ("1", "L", "LA", "I", "F") or im.mode.startswith("I;") else 3
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read as an image ({_reason(exc)})") from None
+
+
 def read_array(path: Path, mode: str | None = None) -> np.ndarray:
     """Decode a whole file to HxW or HxWxC; `mode` ("L", "RGB", None = as stored) is a PIL mode."""
     try:

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from bench.data._cache import ByteLRU
 from bench.data._geometry import Anchor, EdgeMode, SizeMode, Window, as_hw, cut, windows
-from bench.data._io import image_size, read_array, to_image_tensor
+from bench.data._io import image_channels, image_size, read_array, to_image_tensor
 from bench.data._masks import ColourMapSpec, Encoding, MaskDecoder, make_decoder
 from bench.data._pairing import Pair, Side, pair_files
 from bench.data.splits import DatasetSplits, seeded_partition, split_counts
@@ -56,6 +56,7 @@ class FolderSegmentation(Dataset):
         self._cache: ByteLRU[tuple[np.ndarray, np.ndarray]] = ByteLRU(cache_bytes)
         hw = as_hw(size)
         self.items: list[tuple[int, Window]] = []
+        self._first: tuple[Path, tuple[int, int], int] | None = None
         for index, pair in enumerate(self.pairs):
             shape = image_size(pair.image)
             for other in (pair.mask, pair.roi):
@@ -63,8 +64,24 @@ class FolderSegmentation(Dataset):
                     h, w = image_size(other)
                     where = f"its image {pair.image.name} ({shape[0]}x{shape[1]})"
                     raise DataError(f"{other}: size {h}x{w} differs from {where}")
+            self._check_alike(pair.image, shape, size_mode)
             for window in windows(shape, size_mode, hw, crop_anchor, tile_edge, str(pair.image)):
                 self.items.append((index, window))
+
+    def _check_alike(self, image: Path, shape: tuple[int, int], size_mode: SizeMode) -> None:
+        """Items are batched, so they must agree in channels (unless image_mode converts them) and, with whole
+        images, in size: name the first file that differs instead of failing in the batch."""
+        channels = image_channels(image) if self.image_mode is None else 0
+        if self._first is None:
+            self._first = (image, shape, channels)
+            return
+        first, first_shape, first_channels = self._first
+        if channels != first_channels:
+            raise DataError(f"{image}: {channels} channel(s) where {first.name} has {first_channels}; "
+                            "set data.image_mode = \"RGB\" or \"L\"")
+        if size_mode == "none" and shape != first_shape:
+            raise DataError(f"{image}: size {shape[0]}x{shape[1]} differs from {first.name} "
+                            f"({first_shape[0]}x{first_shape[1]}); set data.size_mode (crop, tile or pad) and size")
 
     def __len__(self) -> int:
         return len(self.items)

@@ -75,7 +75,7 @@ class LocalExecutor:
                 pool.submit(run_job, group, str(results.resolve()), options.to_dict()): group for group in groups
             }
             where = f"{workers} workers × {options.threads} threads" + (f", GPUs {','.join(gpus)}" if gpus else "")
-            with job_progress(len(case_dicts), f"local ({where})", self.progress) as report:
+            with job_progress(len(case_dicts), f"local ({where})", self.progress, results) as report:
                 for future in as_completed(futures):
                     group = futures[future]
                     try:

@@ -53,16 +53,17 @@ class RayExecutor:
             task = ray.remote(num_cpus=cpus, num_gpus=gpus)(run_job)
             refs = {task.remote(group, str(results.resolve()), options.to_dict()): group for group in groups}
             self._wait(ray, refs, len(case_dicts), f"ray ({cpus} CPU{'s' if cpus > 1 else ''}"
-                       f"{', 1 GPU' if gpus else ''} per job)")
+                       f"{', 1 GPU' if gpus else ''} per job)", results)
         finally:
             if started:
                 ray.shutdown()
         return outcomes(case_dicts, results)
 
-    def _wait(self, ray: Any, refs: dict[Any, list[dict[str, Any]]], total: int, description: str) -> None:
+    def _wait(self, ray: Any, refs: dict[Any, list[dict[str, Any]]], total: int, description: str,
+              results: Path | None = None) -> None:
         pending = list(refs)
         try:
-            with job_progress(total, description, self.progress) as report:
+            with job_progress(total, description, self.progress, results) as report:
                 while pending:
                     ready, pending = ray.wait(pending, num_returns=1)
                     group = refs[ready[0]]

@@ -11,10 +11,12 @@ stage that finished (the run is resumable per stage), i.e. it resumes at the las
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BenchError
 from bench.executors.base import EXECUTORS, CaseDict, JobOptions, case_ids, group_cases, need, outcomes, run_job
 from bench.executors.progress import job_progress
 
@@ -67,6 +69,9 @@ class SlurmExecutor:
 
     def submit(self, case_dicts: Sequence[CaseDict], results: Path, options: JobOptions) -> dict[str, str]:
         submitit = need("submitit", "slurm", "slurm")
+        if self.cluster is None and shutil.which("sbatch") is None:  # submitit would quietly run the jobs here
+            raise BenchError("--executor slurm: no Slurm on this machine (sbatch is not on PATH); "
+                             "use --executor local, or run on a Slurm login node")
         groups = group_cases(case_dicts)
         if not groups:
             return {}
@@ -77,7 +82,7 @@ class SlurmExecutor:
         by_job = {id(job): group for job, group in zip(jobs, groups)}
         try:
             with job_progress(len(case_dicts), f"{executor.cluster} array {jobs[0].job_id.split('_')[0]}",
-                              self.progress) as report:
+                              self.progress, results) as report:
                 for job in submitit.helpers.as_completed(jobs, poll_frequency=self.poll_s):
                     group = by_job[id(job)]
                     statuses: dict[str, str] = {}

@@ -2,7 +2,11 @@
 
 - CUDA: ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``: bytes held by PyTorch tensors
   (weights, input and activations), not the caching allocator's reserve nor the CUDA context.
-- CPU (Linux): the process's peak resident set size during the call. The kernel's high-water mark ``VmHWM`` is
+- CPU: the peak of the bytes torch's CPU allocator holds for the forward's own tensors (activations and
+  workspace; the input and weights existed before), from ``torch.profiler``'s memory events replayed in time
+  order (``method="torch_profiler"``). The resident-set high-water mark used before read 0 or 4096 bytes for these
+  nets: glibc serves their buffers from memory the process already holds, so RSS never moves. Fallback where
+  the profiler fails: the process's peak resident set size during the call. The kernel's high-water mark ``VmHWM`` is
   reset by writing ``5`` to ``/proc/self/clear_refs``, then read from ``/proc/self/status``. It covers the whole
   process (Python, libraries, other threads), so read ``delta_bytes`` (peak minus resident size just before the
   call) as "extra memory this forward needed". Where the reset is not allowed, ``resource.getrusage``'s
@@ -12,8 +16,11 @@
 
 from __future__ import annotations
 
+import os
 import resource
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +32,7 @@ from bench.measure._modes import eval_mode
 
 @dataclass(frozen=True)
 class MemoryMeasurement:
-    """Peak bytes during one forward; ``method`` is "cuda_allocated", "rss_hwm" or "ru_maxrss"."""
+    """Peak bytes during one forward; ``method`` is "cuda_allocated", "torch_profiler", "rss_hwm" or "ru_maxrss"."""
 
     peak_bytes: int
     baseline_bytes: int
@@ -57,6 +64,40 @@ def _reset_hwm() -> bool:
     return True
 
 
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a moment: the profiler's C++ side (kineto) prints
+    ``USDT: … profiler_start`` lines on stderr at every start and stop, with no setting to turn them off, and they
+    would break ``bench run``'s one line per stage."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _profiled_peak(model: nn.Module, x: torch.Tensor) -> int | None:
+    """Peak of the running sum of torch CPU allocations (+) and frees (−) during ``model(x)``; None if the
+    profiler is unavailable."""
+    try:
+        from torch.profiler import ProfilerActivity, profile
+
+        with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            model(x)
+        events = sorted((e for e in prof.events() if e.self_cpu_memory_usage), key=lambda e: e.time_range.start)
+    except (RuntimeError, AssertionError):
+        return None
+    held = peak = 0
+    for event in events:
+        held += event.self_cpu_memory_usage
+        peak = max(peak, held)
+    return peak
+
+
 def measure_peak_memory(
     model: nn.Module, input_shape: Sequence[int], device: str | torch.device = "cpu", batch: int = 1
 ) -> MemoryMeasurement:
@@ -84,6 +125,9 @@ def _peak(model: nn.Module, x: torch.Tensor, dev: torch.device, batch: int, shap
         model(x)
         torch.cuda.synchronize(dev)
         return MemoryMeasurement(torch.cuda.max_memory_allocated(dev), base, str(dev), "cuda_allocated", batch, shape)
+    profiled = _profiled_peak(model, x)
+    if profiled is not None:
+        return MemoryMeasurement(profiled, 0, "cpu", "torch_profiler", batch, shape)
     rss = _status_kib("VmRSS")
     if rss is not None and _reset_hwm():
         model(x)

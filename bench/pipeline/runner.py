@@ -9,27 +9,52 @@ On disk (``results/``):
 from __future__ import annotations
 
 import math
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError
+from filelock import FileLock, Timeout
+
+from bench.console import warn_once
+from bench.errors import BenchError, CorruptFileError, one_line
 from bench.pipeline.context import CaseContext
 from bench.pipeline.plan import Stage, plan_case
 from bench.pipeline.stages import STAGES, Outcome, Product
 from bench.store import (
-    StageRecord, environment, has_checkpoint, load_checkpoint, read_record, record_path, save_checkpoint, utc_now,
-    write_record,
+    StageRecord, environment, has_checkpoint, load_checkpoint, record_path, save_checkpoint, try_read_record,
+    utc_now, write_record,
 )
+from bench.store.fingerprint import check_same_data, data_fingerprint
 from bench.suite import Case
-from morph.errors import MorphError
 
 STAGE_CACHE = ".stages"
 _RECORD_FIELDS = ("status", "error", "widths", "params", "macs", "flops", "latency", "peak_memory_bytes",
                   "train_time_s", "throughput", "metrics", "history", "histogram", "extra", "started_at", "ended_at",
                   "env", "per_image")
+
+
+@dataclass(frozen=True)
+class StageEvent:
+    """What :func:`run_case` tells ``RunOptions.on_stage`` about one stage.
+
+    Attributes:
+        status: "running", "done" (finished earlier), "reused" (another case's product), "ok", "failed" or
+            "diverged".
+        record: the stage's record once there is one (its ``error`` is the one-line reason of a failure).
+        replayed: the failure was recorded by an earlier run and not retried (``--retry-failed`` retries it).
+        seconds: wall-clock time of the stage in this run (training and measuring), None if it did not run.
+    """
+
+    case: Case
+    stage: Stage
+    status: str
+    record: StageRecord | None = None
+    replayed: bool = False
+    seconds: float | None = None
 
 
 @dataclass
@@ -41,7 +66,7 @@ class RunOptions:
     force: bool = False
     retry_failed: bool = False
     progress: bool = True
-    on_stage: Callable[[Case, Stage, str], None] | None = None
+    on_stage: Callable[[StageEvent], None] | None = None
     fresh: set[str] = field(default_factory=set)
 
 
@@ -65,84 +90,134 @@ def _record(case: Case, stage: Stage, fields: dict[str, Any], *, reused: bool) -
 
 
 def _cached(results: Path, stage: Stage) -> tuple[Product, dict[str, Any]] | None:
+    """The stage's stored product, or None; a corrupt one is skipped with a warning (the stage is redone and
+    overwrites it)."""
     root = results / STAGE_CACHE
     if not has_checkpoint(root, stage.key):
         return None
-    ckpt = load_checkpoint(root, stage.key)
-    meta = ckpt.metadata
-    return Product(ckpt.widths, ckpt.state_dict, meta.get("info", {})), meta.get("fields", {})
+    try:
+        ckpt = load_checkpoint(root, stage.key)
+    except CorruptFileError as exc:
+        warn_once(f"skipped a corrupt checkpoint: {exc}")
+        return None
+    info, fields = ckpt.metadata.get("info"), ckpt.metadata.get("fields")
+    return Product(ckpt.widths, ckpt.state_dict, info if isinstance(info, dict) else {}), \
+        fields if isinstance(fields, dict) else {}
 
 
-def _one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
-    return text[0] if text else type(exc).__name__
+def _execute(ctx: CaseContext, stage: Stage, parent: Product | None) -> Outcome:
+    """Run one stage and measure its product. The one place where any exception of a case becomes a failure
+    record with a one-line reason (the traceback is kept in ``extra``), so a bad setting in one case, whatever
+    it raises (TypeError, re.error, OverflowError, ...), never stops the cases after it."""
+    try:
+        outcome = STAGES[stage.name](ctx, stage, parent)
+        if outcome.product is not None:
+            measured = ctx.measure(ctx.model_at(outcome.product.widths))
+            measured["extra"] = {**outcome.fields.get("extra", {}), **measured["extra"]}
+            outcome.fields.update(measured)
+            outcome.fields.setdefault("widths", outcome.product.widths)  # learn keeps its alive widths
+        return outcome
+    except Exception as exc:  # noqa: BLE001 - see the docstring; KeyboardInterrupt still stops the run
+        return Outcome(None, {"status": "failed", "error": one_line(exc),
+                              "extra": {"traceback": traceback.format_exc(limit=8)}})
 
 
 def run_case(case: Case, results: Path, options: RunOptions | None = None) -> str:
     """Run (or resume) every stage of ``case``; returns "ok", "failed" or "diverged". Never raises for a
-    failing stage: its record says what went wrong and the caller moves on to the next case."""
+    failing stage: its record says what went wrong and the caller moves on to the next case. A stage is
+    computed under a lock on its key, so a second run on the same results folder waits and then reuses it."""
     options = options or RunOptions()
     ctx = CaseContext(case, device=options.device, progress=options.progress)
     env: dict[str, Any] | None = None
     parent_products: dict[str, Product] = {}
+    data = case.config.data.path
+    fingerprint = data_fingerprint(data) if data is not None else None  # folder/inria/cifar10: the path is the data
     for stage in plan_case(case):
         path = record_path(results, case.id, stage.name, stage.iteration)
-        existing = read_record(path) if path.is_file() else None
+        existing = try_read_record(path)
+        if existing is not None and stage.parent is None and not options.force:
+            check_same_data(fields_extra({"extra": existing.extra}).get("data"), fingerprint, f"{path} (stage {stage.label})")
         if existing is not None and not options.force:
             if existing.status == "diverged" or (existing.status == "failed" and not options.retry_failed):
-                _notify(options, case, stage, existing.status)
+                _notify(options, StageEvent(case, stage, existing.status, existing, replayed=True))
                 return existing.status
             if existing.status == "ok" and has_checkpoint(results / STAGE_CACHE, stage.key):
-                _notify(options, case, stage, "done")
+                _notify(options, StageEvent(case, stage, "done", existing))
                 continue
-        redo = options.force and stage.key not in options.fresh
-        cached = None if redo else _cached(results, stage)
-        if cached is not None:
-            product, fields = cached
-            parent_products[stage.key] = product
-            write_record(results, _record(case, stage, fields, reused=True))
-            _notify(options, case, stage, "reused")
-            continue
-        parent = None
-        if stage.parent is not None:
-            parent = parent_products.get(stage.parent.key) or _load_product(results, stage.parent)
-        env = env or environment()
-        _notify(options, case, stage, "running")
-        started = utc_now()
-        try:
-            outcome = STAGES[stage.name](ctx, stage, parent)
-            if outcome.product is not None:
-                measured = ctx.measure(ctx.model_at(outcome.product.widths))
-                measured["extra"] = {**outcome.fields.get("extra", {}), **measured["extra"]}
-                outcome.fields.update(measured)
-                outcome.fields.setdefault("widths", outcome.product.widths)  # learn keeps its alive widths
-        except (BenchError, MorphError, RuntimeError, ValueError, KeyError, OSError, MemoryError) as exc:
-            outcome = Outcome(None, {"status": "failed", "error": _one_line(exc),
-                                     "extra": {"traceback": traceback.format_exc(limit=8)}})
-        outcome.fields.update(started_at=started, ended_at=utc_now(), env=env)
-        record = _record(case, stage, outcome.fields, reused=False)
-        if record.status == "ok" and outcome.product is not None:
-            save_checkpoint(results / STAGE_CACHE, stage.key, outcome.product.state or {}, outcome.product.widths,
-                            {"info": _finite(outcome.product.info), "fields": _finite(outcome.fields)})
-            parent_products[stage.key] = outcome.product
-            options.fresh.add(stage.key)
-        write_record(results, record)
-        _notify(options, case, stage, record.status)
+        with stage_lock(results / STAGE_CACHE, stage.key, f"{case.id} {stage.label}"):
+            redo = options.force and stage.key not in options.fresh
+            cached = None if redo else _cached(results, stage)  # a run that held the lock may have made it
+            if cached is not None and stage.parent is None:
+                check_same_data(fields_extra(cached[1]).get("data"), fingerprint,
+                                f"{results / STAGE_CACHE / stage.key} (stage {stage.label})")
+            if cached is not None:
+                product, fields = cached
+                parent_products[stage.key] = product
+                record = _record(case, stage, fields, reused=True)
+                write_record(results, record)
+                _notify(options, StageEvent(case, stage, "reused", record))
+                continue
+            env = env or environment()
+            _notify(options, StageEvent(case, stage, "running"))
+            started, clock = utc_now(), time.monotonic()
+            try:
+                parent = None if stage.parent is None else \
+                    parent_products.get(stage.parent.key) or _load_product(results, stage.parent)
+            except BenchError as exc:
+                outcome = Outcome(None, {"status": "failed", "error": one_line(exc)})
+            else:
+                outcome = _execute(ctx, stage, parent)
+            outcome.fields.update(started_at=started, ended_at=utc_now(), env=env)
+            if stage.parent is None and fingerprint is not None:
+                outcome.fields["extra"] = {**fields_extra(outcome.fields), "data": fingerprint}
+            record = _record(case, stage, outcome.fields, reused=False)
+            if record.status == "ok" and outcome.product is not None:
+                save_checkpoint(results / STAGE_CACHE, stage.key, outcome.product.state or {},
+                                outcome.product.widths,
+                                {"info": _finite(outcome.product.info), "fields": _finite(outcome.fields)})
+                parent_products[stage.key] = outcome.product
+                options.fresh.add(stage.key)
+            write_record(results, record)
+        _notify(options, StageEvent(case, stage, record.status, record,
+                                    seconds=time.monotonic() - clock))
         if record.status != "ok":
             return record.status
     return "ok"
 
 
+def fields_extra(fields: dict[str, Any]) -> dict[str, Any]:
+    extra = fields.get("extra")
+    return extra if isinstance(extra, dict) else {}
+
+
+@contextmanager
+def stage_lock(root: Path, key: str, what: str = "") -> Iterator[None]:
+    """An inter-process lock on one stage key (``<root>/<key>.lock``): two runs on one results folder compute
+    each stage once; the second says that it waits, then finds the product and reuses it."""
+    root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(root / f"{key}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        warn_once(f"another run is computing {what or 'stage'} {key} in {root.parent}; waiting for it")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _load_product(results: Path, stage: Stage) -> Product:
     cached = _cached(results, stage)
     if cached is None:
-        raise BenchError(f"stage {stage.label} ({stage.key}): its product is missing from {results / STAGE_CACHE}")
+        raise BenchError(f"stage {stage.label} ({stage.key}): its product is missing from {results / STAGE_CACHE}; "
+                         "rerun with --force")
     return cached[0]
 
 
-def _notify(options: RunOptions, case: Case, stage: Stage, status: str) -> None:
+def _notify(options: RunOptions, event: StageEvent) -> None:
     if options.on_stage is not None:
-        options.on_stage(case, stage, status)
+        options.on_stage(event)
 
 
 def stage_records(results: Path, case: Case) -> list[tuple[Stage, StageRecord | None]]:
@@ -150,7 +225,7 @@ def stage_records(results: Path, case: Case) -> list[tuple[Stage, StageRecord | 
     out = []
     for stage in plan_case(case):
         path = record_path(results, case.id, stage.name, stage.iteration)
-        out.append((stage, read_record(path) if path.is_file() else None))
+        out.append((stage, try_read_record(path)))
     return out
 
 

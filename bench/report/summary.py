@@ -24,8 +24,9 @@ def _latency_ms(row: pd.Series) -> float:
     return math.nan
 
 
-def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Readable summary: params in millions, FLOPs in G, median batch-1 latency in ms, Dice per split."""
+def summary_table(df: pd.DataFrame, errors: bool = False) -> pd.DataFrame:
+    """Readable summary: params in millions, FLOPs in G, median batch-1 latency in ms, Dice per split; with
+    ``errors`` (``bench show``) also the one-line reason of each failed stage."""
     if df.empty:
         return pd.DataFrame(columns=list(COLUMNS.values()))
     out = df.copy()
@@ -37,4 +38,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
                      for lab, s, i in zip(out["label"], out["stage"], out["iteration"])]
     out = out.sort_values("_order")
     cols = [c for c in COLUMNS if c in out.columns]
+    if errors:
+        out["Error"] = out["error"].fillna("") if "error" in out.columns else ""
+        cols.append("Error")
     return out[cols].rename(columns=COLUMNS).reset_index(drop=True)

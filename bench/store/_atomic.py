@@ -32,6 +32,7 @@ def atomic_write(target: Path, write: Callable[[Path], None]) -> Path:
     tmp = temp_path(target)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # again: a writer that replaces the file (safetensors) brings back 0600
         with tmp.open("rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)

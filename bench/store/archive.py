@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.store._atomic import atomic_write_text
+from bench.store.paths import safe_child
 from bench.store.records import STAGE_ORDER, StageRecord
 
 SUFFIX = ".jsonl"
@@ -35,8 +36,8 @@ def write_archives(records: Iterable[StageRecord], folder: str | Path) -> list[P
     by_suite: dict[str, list[StageRecord]] = {}
     for record in records:
         by_suite.setdefault(record.suite or "unnamed", []).append(record)
-    return [atomic_write_text(Path(folder) / f"{suite}{SUFFIX}", archive_text(recs))
-            for suite, recs in sorted(by_suite.items())]
+    targets = {suite: safe_child(folder, suite, SUFFIX, "record suite") for suite in by_suite}  # all checked first
+    return [atomic_write_text(targets[suite], archive_text(recs)) for suite, recs in sorted(by_suite.items())]
 
 
 def read_archive(path: str | Path) -> Iterator[tuple[StageRecord, str]]:
@@ -46,6 +47,8 @@ def read_archive(path: str | Path) -> Iterator[tuple[StageRecord, str]]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BenchError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise BenchError(f"{path}: byte {exc.start}: expected UTF-8 JSON lines") from None
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -54,6 +57,8 @@ def read_archive(path: str | Path) -> Iterator[tuple[StageRecord, str]]:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
             raise BenchError(f"{origin}: column {exc.colno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise BenchError(f"{origin}: JSON nested too deeply") from None
         if not isinstance(data, dict):
             raise BenchError(f"{origin}: expected a JSON object per line")
         yield StageRecord.from_dict(data, origin), origin

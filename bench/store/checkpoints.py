@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import BenchError
+from bench.errors import BenchError, CorruptFileError
 from bench.store._atomic import atomic_write, atomic_write_text
+from bench.store.paths import safe_child
 
 if TYPE_CHECKING:  # torch loads only when a checkpoint is written or read, so reports run without it
     import torch
@@ -34,7 +35,7 @@ class Checkpoint:
 
 
 def checkpoint_dir(root: str | Path, key: str) -> Path:
-    return Path(root) / key
+    return safe_child(root, key, what="stage key")  # keys come from records too (bench export, load_model)
 
 
 def has_checkpoint(root: str | Path, key: str) -> bool:
@@ -73,6 +74,8 @@ def load_checkpoint(root: str | Path, key: str) -> Checkpoint:
     try:
         body = json.loads((folder / WIDTHS).read_text(encoding="utf-8"))
         tensors = load_file(str(folder / WEIGHTS))
-    except (OSError, ValueError, SafetensorError) as exc:
-        raise BenchError(f"{folder}: unreadable checkpoint ({exc})") from None
-    return Checkpoint(dict(body["widths"]), dict(tensors), dict(body.get("metadata", {})), folder)
+        return Checkpoint(dict(body["widths"]), dict(tensors), dict(body.get("metadata", {})), folder)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError, SafetensorError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CorruptFileError(f"{folder}: unreadable checkpoint ({reason}); delete the folder to redo its stage") \
+            from None

@@ -13,7 +13,7 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.store.archive import SUFFIX, read_archive
-from bench.store.records import StageRecord, Status, read_record
+from bench.store.records import StageRecord, Status, try_read_record
 
 RecordKey = tuple[str, str, int | None]
 #: Nested fields spread into dotted columns (``metrics.val.dice``, ``config.morph.symmetry``, ``env.torch``).
@@ -39,7 +39,9 @@ def iter_records(sources: str | Path | Iterable[str | Path]) -> Iterator[tuple[S
             yield from read_archive(path)
         elif path.is_dir():
             for file in record_files(path):
-                yield read_record(file), str(file)
+                record = try_read_record(file)  # a corrupt record is skipped with a warning naming it
+                if record is not None:
+                    yield record, str(file)
             for file in sorted(path.glob(f"*{SUFFIX}")):
                 yield from read_archive(file)
         else:
@@ -105,8 +107,9 @@ def record_statuses(results_dir: str | Path) -> dict[RecordKey, Status]:
         return {}
     out: dict[RecordKey, Status] = {}
     for path in record_files(results_dir):
-        rec = read_record(path)
-        out[(rec.case_id, rec.stage, rec.iteration)] = rec.status
+        rec = try_read_record(path)
+        if rec is not None:
+            out[(rec.case_id, rec.stage, rec.iteration)] = rec.status
     return out
 
 

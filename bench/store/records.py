@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from bench.errors import BenchError
+from bench.errors import BenchError, CorruptFileError
+from bench.console import warn_once
 from bench.store._atomic import atomic_write_text
 
 SCHEMA_VERSION = 1
@@ -103,17 +104,17 @@ class StageRecord:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise BenchError(f"{source}: {unknown[0]}: unknown field for schema_version {SCHEMA_VERSION}")
+            raise CorruptFileError(f"{source}: {unknown[0]}: unknown field for schema_version {SCHEMA_VERSION}")
         try:
             return cls(**data)
         except (TypeError, ValueError) as exc:
-            raise BenchError(f"{source}: {exc}") from None
+            raise CorruptFileError(f"{source}: {exc}") from None
 
 
 def migrate(data: dict[str, Any], source: str = "record") -> dict[str, Any]:
     version = data.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise BenchError(f"{source}: schema_version: expected an integer (got {version!r})")
+        raise CorruptFileError(f"{source}: schema_version: expected an integer (got {version!r})")
     if version > SCHEMA_VERSION:
         raise BenchError(
             f"{source}: schema_version: expected ≤ {SCHEMA_VERSION} (got {version}); written by a newer morph-bench"
@@ -139,17 +140,35 @@ def write_record(results_dir: str | Path, record: StageRecord) -> Path:
 
 
 def read_record(path: str | Path) -> StageRecord:
-    """Read one record file. Raises a one-line BenchError for unreadable, corrupt or too-new files."""
+    """Read one record file. Raises a one-line CorruptFileError for unreadable or corrupt files, a BenchError for
+    too-new ones."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise BenchError(f"{path}: cannot read ({exc.strerror})") from None
+        raise CorruptFileError(f"{path}: cannot read ({exc.strerror})") from None
     except json.JSONDecodeError as exc:
-        raise BenchError(f"{path}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+        raise CorruptFileError(f"{path}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise CorruptFileError(f"{path}: byte {exc.start}: expected UTF-8 JSON") from None
+    except RecursionError:
+        raise CorruptFileError(f"{path}: JSON nested too deeply") from None
     if not isinstance(data, dict):
-        raise BenchError(f"{path}: expected a JSON object")
+        raise CorruptFileError(f"{path}: expected a JSON object")
     return StageRecord.from_dict(data, str(path))
+
+
+def try_read_record(path: str | Path) -> StageRecord | None:
+    """The record at ``path``; None when there is none or it is corrupt. A corrupt record is skipped with one
+    warning line naming the file (deleting it redoes that stage), so one bad file stops nothing else."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        return read_record(path)
+    except CorruptFileError as exc:
+        warn_once(f"skipped a corrupt record: {exc} (delete {path} to redo its stage)")
+        return None
 
 
 def utc_now() -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from bench.errors import BenchError
+from morph._registry import did_you_mean
 
 Loc = tuple[str | int, ...]
 
@@ -19,7 +19,7 @@ _EXPECT = {
     "bool_type": "expected true or false", "bool_parsing": "expected true or false",
     "string_type": "expected a string", "list_type": "expected a list", "tuple_type": "expected a list",
     "dict_type": "expected a table", "model_type": "expected a table", "model_attributes_type": "expected a table",
-    "missing": "required key is missing",
+    "missing": "required key is missing", "finite_number": "expected a finite number",
 }
 
 
@@ -78,9 +78,8 @@ def _expectation(err: Any, loc: Loc, model: type[BaseModel] | None) -> str:
         return str(ctx["message"])
     if kind == "extra_forbidden":
         known = _known_keys(model, loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        return f"unknown key{hint}" + (f" (known: {', '.join(known)})" if known and not close else "")
+        hint = did_you_mean(str(loc[-1]), known)
+        return f"unknown key{hint}" + (f" (known: {', '.join(known)})" if known and not hint else "")
     if kind == "literal_error":
         return f"expected {ctx['expected']} (got {shown(value)})"
     if kind == "value_error":

@@ -7,6 +7,7 @@ and a suite file with a typo should be rejected without building anything.
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -83,14 +84,38 @@ def loss_names() -> set[str] | None:
     return set(names(2)) | set(names(3))
 
 
-def device_profile_names() -> list[str] | None:
-    """Latency device profiles known to ``morph.resources``, or None while that package has no such list."""
+def device_profile_names() -> list[str]:
+    """Latency device profiles registered in ``morph.resources.DEVICES``."""
+    from morph.resources import DEVICES
+
+    return DEVICES.names()
+
+
+def metric_names() -> list[str]:
+    """Validation metrics ``train.monitor`` may name (any task)."""
+    from bench.train.metrics import metric_names as names
+
+    return sorted(set(names("segmentation")) | set(names("classification")))
+
+
+#: Bounds on builder arguments, by name, for every builder that takes them (a U-Net of ``base = 0`` would build
+#: 1-channel layers and report ok): ``name → (what is expected, test)``.
+ARGUMENT_BOUNDS: dict[str, tuple[str, Callable[[float], bool]]] = {
+    name: ("> 0", lambda v: v > 0) for name in ("base", "depth", "classes", "in_channels", "count", "size", "crop",
+                                                "convs_per_level", "num_classes")
+}
+
+
+def argument_types(factory: Callable[..., Any] | None) -> dict[str, Any]:
+    """A builder's annotated argument types ({} where they cannot be resolved)."""
+    if factory is None:
+        return {}
     try:
-        from morph import resources  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    names = getattr(resources, "device_names", None)
-    return list(names()) if callable(names) else None
+        hints = typing.get_type_hints(factory)
+    except Exception:  # noqa: BLE001 - unresolvable annotations (TYPE_CHECKING imports): names are still checked
+        return {}
+    hints.pop("return", None)
+    return hints
 
 
 def _parameters(factory: Callable[..., Any] | None) -> dict[str, inspect.Parameter] | None:

@@ -93,6 +93,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise SuiteError([f"{path}: expected an existing suite file"]) from None
+    except IsADirectoryError:
+        raise SuiteError([f"{path}: expected a suite file, got a folder"]) from None
+    except OSError as exc:
+        raise SuiteError([f"{path}: cannot read ({exc.strerror or exc})"]) from None
+    except UnicodeDecodeError as exc:
+        raise SuiteError([f"{path}: byte {exc.start}: expected UTF-8 text (TOML), got {exc.object[exc.start:exc.start + 4]!r}"]) from None
+    except RecursionError:
+        raise SuiteError([f"{path}: arrays or tables nested too deeply to read"]) from None
     except tomllib.TOMLDecodeError as exc:
         text = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", text)
@@ -118,6 +126,8 @@ def _check_matrix(
     if not written_for.problems:
         for i in unmatched_excludes(written_for):
             problems.append(line(file, (*ex_prefix, "exclude", i), "matches no combination of the matrix"))
+    if matrix.axes and not matrix.problems and not any(combo.values for combo in expand(matrix)):
+        problems.append(line(file, (*prefix, "exclude"), "removes every combination of the matrix (no case left)"))
 
 
 def _matrix_prefix(over: Mapping[str, Any], profile: str) -> Loc:

@@ -7,16 +7,18 @@ keyword arguments (``count``, ``size``; ``base``, ``depth``), checked against th
 
 from __future__ import annotations
 
-import difflib
+import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from bench.suite import _registries as reg
+from morph._registry import did_you_mean
 
-_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
-_WITH_KWARGS = ConfigDict(strict=True, extra="allow", frozen=True)
+# allow_inf_nan=False: TOML has inf and nan, and no setting means anything at either (a case id cannot even hash them)
+_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+_WITH_KWARGS = ConfigDict(strict=True, extra="allow", frozen=True, allow_inf_nan=False)
 SECTIONS = ("data", "model", "train", "morph", "measure")
 
 Method = Literal["morphnet", "blog", "uniform"]
@@ -32,20 +34,52 @@ def key_error(key: str, message: str) -> PydanticCustomError:
 
 
 def unknown_name(kind: str, name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"unknown {kind} '{name}'{hint}"
+    return f"unknown {kind} '{name}'{did_you_mean(name, known)}"
 
 
 def _check_kwargs(settings: BaseModel, factory: Any, kind: str) -> None:
+    """A builder's keyword arguments: known names, finite numbers, the builder's annotated types (strict, as
+    everywhere in a suite; a TOML array may stand for a tuple) and the bounds in :data:`reg.ARGUMENT_BOUNDS`."""
+    extra = settings.model_extra or {}
+    for key, value in extra.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise key_error(key, f"expected a finite number (got {value})")
     accepted = reg.accepted_kwargs(factory)
-    if accepted is None:
-        return
-    for key in settings.model_extra or {}:
-        if key not in accepted:
-            close = difflib.get_close_matches(key, sorted(accepted), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise key_error(key, f"unknown key for {kind} '{getattr(settings, 'name')}'{hint}")
+    if accepted is not None:
+        for key in extra:
+            if key not in accepted:
+                raise key_error(key, f"unknown key for {kind} '{getattr(settings, 'name')}'"
+                                     f"{did_you_mean(key, sorted(accepted))}")
+    hints = reg.argument_types(factory)
+    for key, value in extra.items():
+        if key in hints and not _fits(hints[key], value):
+            raise key_error(key, f"expected {_type_name(hints[key])} for {kind} '{getattr(settings, 'name')}' "
+                                 f"(got {value!r:.60})")
+        bound = reg.ARGUMENT_BOUNDS.get(key)
+        if bound is not None and isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and not bound[1](value):
+            raise key_error(key, f"expected a value {bound[0]} (got {value})")
+
+
+def _fits(annotation: Any, value: Any) -> bool:
+    def tuples(v: Any) -> Any:
+        return tuple(tuples(x) for x in v) if isinstance(v, list) else v
+
+    try:
+        adapter = TypeAdapter(annotation)
+    except Exception:  # noqa: BLE001 - an annotation pydantic cannot model: the builder checks it itself
+        return True
+    for candidate in (value, tuples(value)):
+        try:
+            adapter.validate_python(candidate, strict=True)
+            return True
+        except ValidationError:
+            continue
+    return False
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
 class DataSettings(BaseModel):
@@ -125,6 +159,9 @@ class ModelSettings(BaseModel):
             known = reg.encoder_names()
             if self.encoder not in known and not self.encoder.startswith("tu-"):
                 raise key_error("encoder", unknown_name("smp encoder", self.encoder, known))
+        weights = (self.model_extra or {}).get("encoder_weights")
+        if weights is not None:
+            raise key_error("encoder_weights", NO_DOWNLOADS.format(weights=weights))
         _check_kwargs(self, reg.model_factory(self.name), "model")
         return self
 
@@ -133,6 +170,11 @@ class ModelSettings(BaseModel):
         """Keyword arguments for ``morph.models.create_model`` (encoder included when set)."""
         extra = dict(self.model_extra or {})
         return extra if self.encoder is None else {"encoder": self.encoder, **extra}
+
+
+#: morph-bench never downloads anything behind the user's back (and the machines it runs on are often offline).
+NO_DOWNLOADS = ("pretrained weights ('{weights}') need a download, which morph-bench never does; leave "
+                "encoder_weights out (random initialisation)")
 
 
 class TrainSettings(BaseModel):
@@ -173,6 +215,14 @@ class TrainSettings(BaseModel):
         if self.eval_batch_size is not None and self.eval_batch_size % self.batch_size:
             raise key_error("eval_batch_size", f"expected a multiple of batch_size ({self.batch_size})")
         return self
+
+    @field_validator("monitor")
+    @classmethod
+    def _known_monitor(cls, monitor: str | None) -> str | None:
+        known = reg.metric_names()
+        if monitor is not None and monitor not in known:
+            raise ValueError(unknown_name("metric", monitor, known) + f" (known: {', '.join(known)})")
+        return monitor
 
 
 class MorphSettings(BaseModel):

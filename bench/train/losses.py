@@ -9,7 +9,6 @@ classification). Dice sums run over the **whole batch**, not per image, as in th
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Literal
 
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from bench.errors import BenchError
+from morph._registry import did_you_mean
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 Task = Literal["segmentation", "classification"]
@@ -159,6 +159,4 @@ def create_loss(
     if name in table:
         return table[name](num_classes, NO_IGNORE if ignore_index is None else ignore_index)
     kind = task if task == "classification" else "binary" if is_binary(num_classes) else f"{num_classes}-class"
-    close = difflib.get_close_matches(name, table, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    raise BenchError(f"unknown {kind} loss '{name}'{hint} (known: {', '.join(sorted(table))})")
+    raise BenchError(f"unknown {kind} loss '{name}'{did_you_mean(name, table)} (known: {', '.join(sorted(table))})")

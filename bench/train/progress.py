@@ -6,16 +6,18 @@ import sys
 from collections.abc import Mapping
 from types import TracebackType
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bench import console as _console
+from bench.console import stderr
 
 
 class EpochProgress:
     """Shows ``epoch e/N ━━━ step/steps loss`` while training and keeps one summary line per epoch;
-    silent when disabled or when stderr is not a terminal (CI logs, pytest)."""
+    off a terminal (CI logs, a pipe) only the epoch lines, and only at ``bench run -v``."""
 
     def __init__(self, epochs: int, enabled: bool = True) -> None:
-        console = Console(stderr=True)
+        console = stderr
         self.epochs = epochs
         self._progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
@@ -28,6 +30,7 @@ class EpochProgress:
             disable=not (enabled and console.is_terminal and sys.stderr.isatty()),
         )
         self.enabled = not self._progress.disable
+        self._plain = enabled and not self.enabled and _console.VERBOSE.on
         self._task = self._progress.add_task("train", total=None, epoch=0, epochs=epochs, loss="–")
 
     def start_epoch(self, epoch: int, steps: int) -> None:
@@ -38,10 +41,10 @@ class EpochProgress:
 
     def end_epoch(self, row: Mapping[str, float], monitor: str) -> None:
         """Print ``epoch e/N  loss …  val_<monitor> …  …s`` above the bar."""
-        if self.enabled:
+        if self.enabled or self._plain:
             val = row.get(f"val_{monitor}", float("nan"))
             seconds = row.get("epoch_time_s", 0.0) + row.get("eval_time_s", 0.0)
-            self._progress.console.print(
+            (self._progress.console if self.enabled else stderr).print(
                 f"epoch {int(row['epoch']) + 1}/{self.epochs}  loss {row['train_loss']:.4f}  "
                 f"val_{monitor} {val:.4f}  {seconds:.1f}s", highlight=False
             )

@@ -26,10 +26,8 @@ def smp_model(
         raise MorphError(f"unknown smp architecture '{arch}' (known: {', '.join(SMP_ARCHS)})")
     encoders = set(smp.encoders.get_encoder_names())
     if encoder not in encoders and not encoder.startswith("tu-"):
-        import difflib
+        from morph._registry import did_you_mean
 
-        close = difflib.get_close_matches(encoder, encoders, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise MorphError(f"unknown smp encoder '{encoder}'{hint}")
+        raise MorphError(f"unknown smp encoder '{encoder}'{did_you_mean(encoder, encoders)}")
     kwargs.setdefault("encoder_weights", None)
     return smp.create_model(arch_key, encoder_name=encoder, in_channels=in_channels, classes=classes, **kwargs)
