@@ -144,6 +144,7 @@ def folder(
     val_stems: Sequence[str] | None = None,
     test_stems: Sequence[str] | None = None,
     split_dirs: Mapping[str, str] | None = None,
+    dice_classes: Literal["foreground", "all"] = "foreground",
 ) -> DatasetSplits:
     """Pair files, decode masks as configured and split by whole images (never tiles of one image).
 
@@ -158,6 +159,8 @@ def folder(
         size_mode, size, crop_anchor, tile_edge: whole images, a crop, tiles or padding.
         split: "fraction" (seeded val/test fractions), "stems" (explicit key lists) or
             "folders" (sub-folders named by split_dirs; val carved from train if absent).
+        dice_classes: "foreground" leaves class 0 out of mean Dice (a background); "all" counts every class
+            (CamVid, whose class 0 is sky). Binary masks always score their foreground.
 
     Raises:
         DataError: missing folders, unpaired files, size mismatches, unreadable files, empty splits.
@@ -165,6 +168,8 @@ def folder(
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: data set folder not found")
+    if dice_classes not in ("foreground", "all"):
+        raise DataError(f"dice_classes: expected 'foreground' or 'all', got {dice_classes!r}")
     decoder = make_decoder(encoding, num_classes, colour_map, ignore_values, foreground_class, ignore_index, invert)
 
     def pairs_in(base: Path) -> list[Pair]:
@@ -195,6 +200,7 @@ def folder(
         num_classes=decoder.num_classes,
         ignore_index=decoder.ignore_index,
         task="segmentation",
+        background=0 if dice_classes == "foreground" else None,
         info={
             "source": str(root),
             "split": split,

@@ -28,6 +28,8 @@ class DatasetSplits:
     ignore_index: int | None
     task: str
     info: dict[str, Any] = field(default_factory=dict)
+    #: The class left out of mean Dice (0); None when every class is a real class (e.g. CamVid's sky).
+    background: int | None = 0
 
 
 class LabelledSubset(Subset):

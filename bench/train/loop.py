@@ -196,7 +196,7 @@ def train(
     per_image: dict[str, dict[str, list[Any]]] = {}  # split → its last evaluation's counts per image
 
     def metrics_on(loader: DataLoader[Any], split: str = "") -> dict[str, float]:
-        metrics = create_metrics(splits.task, splits.num_classes, splits.ignore_index)
+        metrics = create_metrics(splits.task, splits.num_classes, splits.ignore_index, splits.background)
         out = evaluate(model, loader, _TrainSizedBatches(metrics, config.batch_size),  # type: ignore[arg-type]
                        device=device, channels_last=config.channels_last, amp=config.amp)
         if split:

@@ -38,13 +38,21 @@ class MetricAccumulator(Protocol):
 
 
 class SegmentationMetrics:
-    """Running pixel counts for accuracy, global Dice/IoU and the blog's per-batch Dice."""
+    """Running pixel counts for accuracy, global Dice/IoU and the blog's per-batch Dice.
 
-    def __init__(self, num_classes: int, ignore_index: int | None = 255) -> None:
+    ``background``: the class left out of mean Dice/IoU (0: binary masks and sets with a background class);
+    None counts every class, for sets such as CamVid whose class 0 (sky) is a class like any other. Sets with
+    more than two classes also report each counted class's Dice as ``dice_c<k>``.
+    """
+
+    def __init__(self, num_classes: int, ignore_index: int | None = 255, background: int | None = 0) -> None:
         self.num_classes = num_classes
         self.ignore_index = NO_IGNORE if ignore_index is None else ignore_index
         self.binary = is_binary(num_classes)
         n = 2 if self.binary else num_classes
+        if background not in (None, 0):
+            raise ValueError(f"background: expected 0 or None, got {background!r}")
+        self.first = 1 if background == 0 or self.binary else 0  # the first class that counts
         self.tp = torch.zeros(n, dtype=torch.float64)
         self.fp = torch.zeros(n, dtype=torch.float64)
         self.fn = torch.zeros(n, dtype=torch.float64)
@@ -80,31 +88,39 @@ class SegmentationMetrics:
         self.fn += batch_fn
         self.correct += float(tp.sum())
         self.total += float(confusion.sum())
-        denom = 2 * tp[1:] + batch_fp[1:] + batch_fn[1:]
-        scores = (2 * tp[1:] / (denom + _BLOG_EPS))[denom > 0]
+        k = self.first
+        denom = 2 * tp[k:] + batch_fp[k:] + batch_fn[k:]
+        scores = (2 * tp[k:] / (denom + _BLOG_EPS))[denom > 0]
         self.batch_dice.append(float(scores.mean()) if scores.numel() else 0.0)
 
     def compute(self) -> dict[str, float]:
-        tp, fp, fn = self.tp[1:], self.fp[1:], self.fn[1:]
+        k = self.first
+        tp, fp, fn = self.tp[k:], self.fp[k:], self.fn[k:]
         present = (tp + fp + fn) > 0
-        dice = (2 * tp / (2 * tp + fp + fn))[present]
+        per_class = 2 * tp / (2 * tp + fp + fn).clamp_min(1)
+        dice = per_class[present]
         iou = (tp / (tp + fp + fn))[present]
-        return {
+        out = {
             "accuracy": self.correct / self.total if self.total else 0.0,
             "dice": float(dice.mean()) if dice.numel() else 1.0,
             "dice_batch_mean": sum(self.batch_dice) / len(self.batch_dice) if self.batch_dice else 0.0,
             "iou": float(iou.mean()) if iou.numel() else 1.0,
         }
+        if not self.binary:  # a class with no pixel anywhere has no Dice of its own (left out, as from the mean)
+            out |= {f"dice_c{c}": float(per_class[i]) for i, c in enumerate(range(k, self.tp.numel())) if present[i]}
+        return out
 
     def per_image(self) -> dict[str, list]:
-        """Integer counts per image, in data order: ``tp``/``fp``/``fn`` class-major (one list per foreground
-        class 1…C−1 as in :meth:`compute`, one entry per image), ``correct`` and ``total`` valid pixels."""
+        """Integer counts per image, in data order: ``tp``/``fp``/``fn`` class-major (one list per counted
+        class, 1…C−1 or 0…C−1 as in :meth:`compute`, one entry per image), ``correct`` and ``total`` valid
+        pixels."""
         if not self._images:
             return {"tp": [], "fp": [], "fn": [], "correct": [], "total": []}
         confusion = torch.cat(self._images).long()  # [N, n, n], rows = truth, columns = prediction
         tp = confusion.diagonal(dim1=1, dim2=2)
         fp, fn = confusion.sum(1) - tp, confusion.sum(2) - tp
-        return {"tp": tp[:, 1:].T.tolist(), "fp": fp[:, 1:].T.tolist(), "fn": fn[:, 1:].T.tolist(),
+        k = self.first
+        return {"tp": tp[:, k:].T.tolist(), "fp": fp[:, k:].T.tolist(), "fn": fn[:, k:].T.tolist(),
                 "correct": tp.sum(1).tolist(), "total": confusion.sum((1, 2)).tolist()}
 
 
@@ -132,11 +148,13 @@ class ClassificationMetrics:
         return {"correct": torch.cat(self._hits).long().tolist() if self._hits else []}
 
 
-def create_metrics(task: Task | str, num_classes: int, ignore_index: int | None = 255) -> MetricAccumulator:
+def create_metrics(
+    task: Task | str, num_classes: int, ignore_index: int | None = 255, background: int | None = 0
+) -> MetricAccumulator:
     """A fresh accumulator for one pass over a data set."""
     if task == "classification":
         return ClassificationMetrics(num_classes)
-    return SegmentationMetrics(num_classes, ignore_index)
+    return SegmentationMetrics(num_classes, ignore_index, background)
 
 
 def metric_names(task: Task | str) -> tuple[str, ...]:

@@ -57,7 +57,8 @@ def test_multiclass_means_over_present_foreground_classes() -> None:
     m.update(logits, torch.tensor([[[0, 1, 1, 255]]]))
     out = m.compute()
     # class 1: TP=1, FN=1 → Dice 2/3, IoU 1/2;  class 2: FP=1 → Dice 0, IoU 0
-    assert out == pytest.approx({"accuracy": 2 / 3, "dice": 1 / 3, "dice_batch_mean": 1 / 3, "iou": 1 / 4})
+    assert out == pytest.approx({"accuracy": 2 / 3, "dice": 1 / 3, "dice_batch_mean": 1 / 3, "iou": 1 / 4,
+                                 "dice_c1": 2 / 3, "dice_c2": 0.0})  # class 3: no pixel anywhere, no Dice
 
 
 def test_classification_accuracy() -> None:
@@ -68,3 +69,28 @@ def test_classification_accuracy() -> None:
     assert m.compute() == {"accuracy": pytest.approx(2 / 3)}
     assert metric_names("classification") == ("accuracy",)
     assert set(metric_names("segmentation")) == set(SegmentationMetrics(2).compute())
+
+
+def test_every_class_counts_when_there_is_no_background() -> None:
+    """CamVid-like: class 0 is a real class. Hand-worked: 4 pixels, truth [0,0,1,2], prediction [0,1,1,2].
+    class 0: tp 1, fn 1 → 2/3; class 1: tp 1, fp 1 → 2/3; class 2: tp 1 → 1."""
+    logits = torch.zeros(1, 3, 1, 4)
+    for pixel, cls in enumerate([0, 1, 1, 2]):
+        logits[0, cls, 0, pixel] = 1.0
+    target = torch.tensor([[[0, 0, 1, 2]]])
+    every = SegmentationMetrics(3, ignore_index=None, background=None)
+    every.update(logits, target)
+    out = every.compute()
+    assert out["dice"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
+    assert (out["dice_c0"], out["dice_c1"], out["dice_c2"]) == pytest.approx((2 / 3, 2 / 3, 1.0))
+    assert every.per_image()["tp"] == [[1], [1], [1]]
+    foreground = SegmentationMetrics(3, ignore_index=None)
+    foreground.update(logits, target)
+    assert foreground.compute()["dice"] == pytest.approx((2 / 3 + 1) / 2) and "dice_c0" not in foreground.compute()
+
+
+def test_binary_metrics_have_no_per_class_keys() -> None:
+    m = SegmentationMetrics(2, ignore_index=None, background=None)
+    m.update(torch.tensor([[[[5.0, -5.0]]]]), torch.tensor([[[1, 1]]]))
+    assert sorted(m.compute()) == ["accuracy", "dice", "dice_batch_mean", "iou"]
+    assert m.compute()["dice"] == pytest.approx(2 / 3)
