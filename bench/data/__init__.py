@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from morph._registry import Registry
+from morph.registry import Registry
 
 from bench.data import cifar, folder, inria, synthetic
 from bench.data.splits import DatasetSplits

@@ -26,7 +26,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from bench.errors import BenchError
-from morph._registry import Registry
+from morph.registry import Registry
 
 CaseDict = Mapping[str, Any]
 

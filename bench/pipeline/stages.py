@@ -178,7 +178,7 @@ def _param_groups(model: nn.Module, reg: MorphNetRegularizer, lr: float | None) 
     """The γ (gamma-source strengths) in a group of their own at ``lr``; everything else at the default."""
     if lr is None:
         return None
-    strengths = {id(m.param): m.param for src in reg.sources if src.kind == "gamma" for m in src.members}
+    strengths = {id(p): p for src in reg.sources for p in src.scale_params}
     rest = [p for p in model.parameters() if id(p) not in strengths]
     return [{"params": rest}, {"params": list(strengths.values()), "lr": lr}]
 

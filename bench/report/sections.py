@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
-from morph._registry import Registry
+from morph.registry import Registry
 
 Section = Callable[[pd.DataFrame], "str | None"]
 _SECTIONS: Registry[Section] = Registry("report section")

@@ -20,17 +20,20 @@ from morph.errors import MorphError, UnsupportedLayerError
 from morph.graph import ChannelGraph, ChannelGroup, FixedInput, Layer
 from morph.groups._rules import NORM_TYPES, layer_info
 from morph.groups._trace import dependency_graph, eval_mode, record_shapes
+from morph.layers import LayerRule, LayerRules, LayerSpec
 
 _FIXED = -1
 
 
-def build_graph(model: nn.Module, example_input: torch.Tensor, fixed: Iterable[str] = ()) -> ChannelGraph:
+def build_graph(model: nn.Module, example_input: torch.Tensor, fixed: Iterable[str] = (), *,
+                customized: Iterable[LayerRule] = ()) -> ChannelGraph:
     """Trace ``model`` once at ``example_input``'s size and return its channel graph.
 
     Args:
         model: any net of Conv2d / ConvTranspose2d / Linear layers and BN / GroupNorm / LayerNorm norms.
         example_input: a batch at the resolution the costs should describe (batch size does not matter).
         fixed: layer names whose output channels must not change (besides the head, which always is).
+        customized: layer rules for this call only, on top of the registered ones (``morph.register_layer``).
 
     Raises:
         UnsupportedLayerError: an op or module whose channel coupling cannot be expressed (named in the message).
@@ -40,12 +43,13 @@ def build_graph(model: nn.Module, example_input: torch.Tensor, fixed: Iterable[s
     unknown = fixed - set(names.values())
     if unknown:
         raise MorphError(f"fixed layers not in the model: {sorted(unknown)}")
+    rules = LayerRules(customized)
     with eval_mode(model):
-        shapes = record_shapes(model, example_input)
-        dg = dependency_graph(model, example_input)
-        tp_groups = list(dg.get_all_groups(root_module_types=[nn.modules.conv._ConvNd, nn.Linear]))
+        shapes = record_shapes(model, example_input, rules)
+        dg = dependency_graph(model, example_input, rules)
+        tp_groups = list(dg.get_all_groups(root_module_types=rules.root_types()))
     order = {n: i for i, n in enumerate(shapes)}
-    infos = {n: layer_info(n, model.get_submodule(n)) for n in shapes}
+    infos: dict[str, LayerSpec] = {n: layer_info(n, model.get_submodule(n), rules) for n in shapes}  # type: ignore[misc]
 
     raw = [part for g in tp_groups for part in _split_group(g, dg, names, infos)]
     raw = [r for r in raw if r["producers"]]
@@ -65,7 +69,7 @@ def build_graph(model: nn.Module, example_input: torch.Tensor, fixed: Iterable[s
     consumed = {i for i, r in enumerate(raw) for n, _ in r["inputs"] if n in infos}
     is_fixed = [
         i not in consumed or bool(fixed & set(r["producers"]))
-        or all(infos[p]["groups"] > 1 for p in r["producers"])  # a depthwise group fed by the image
+        or all(infos[p].groups > 1 for p in r["producers"])  # a depthwise group fed by the image
         for i, r in enumerate(raw)
     ]
     keys = _width_keys(model)
@@ -89,7 +93,7 @@ def build_graph(model: nn.Module, example_input: torch.Tensor, fixed: Iterable[s
         groups.append(ChannelGroup(id=len(groups), width=width, producers=prods, norms=norms,
                                    name=name, norm_params=norm_params // width))
 
-    in_map: dict[str, list[int | None]] = {n: [None] * infos[n]["in_channels"] for n in shapes}  # type: ignore[index]
+    in_map: dict[str, list[int | None]] = {n: [None] * infos[n].in_channels for n in shapes}
     for i, r in enumerate(raw):
         for n, idxs in r["inputs"]:
             slots = in_map[n]
@@ -102,21 +106,19 @@ def build_graph(model: nn.Module, example_input: torch.Tensor, fixed: Iterable[s
     layers = []
     for n, (in_shape, out_shape) in shapes.items():
         info, mod = infos[n], model.get_submodule(n)
-        assert info is not None
+        rule = rules.for_module(mod)
+        assert rule is not None
         out_group = gid.get(owner[n]) if n in owner else None
-        if info["groups"] > 1 and n not in spanning:
+        if info.groups > 1 and n not in spanning:
             in_groups: tuple[int | FixedInput, ...] = (
-                (out_group,) if out_group is not None else (FixedInput(info["in_channels"]),))
+                (out_group,) if out_group is not None else (FixedInput(info.in_channels),))
         else:
             in_groups = _runs(n, mod, in_map[n], groups)
-        if info["kind"] == "linear" and len(in_shape) != 2:
-            raise UnsupportedLayerError(f"{n} (Linear): applied to a {len(in_shape)}-D input; no cost rule")
-        hw_in = tuple(in_shape[2:]) if info["kind"] != "linear" else (1, 1)
-        hw_out = tuple(out_shape[2:]) if info["kind"] != "linear" else (1, 1)
-        layers.append(Layer(name=n, kind=info["kind"], in_groups=in_groups, out_group=out_group,
-                            in_channels=info["in_channels"], out_channels=info["out_channels"],
-                            kernel=info["kernel"], groups=info["groups"], out_hw=hw_out, in_hw=hw_in,  # type: ignore[arg-type]
-                            bias=getattr(mod, "bias", None) is not None))
+        hw_in, hw_out = rule.spatial(n, in_shape, out_shape)
+        layers.append(Layer(name=n, kind=info.kind, in_groups=in_groups, out_group=out_group,
+                            in_channels=info.in_channels, out_channels=info.out_channels,
+                            kernel=info.kernel, groups=info.groups, out_hw=hw_out, in_hw=hw_in,
+                            bias=getattr(mod, "bias", None) is not None, rule=rule))
 
     modules = {n: model.get_submodule(n) for n in shapes}
     modules.update({n: model.get_submodule(n) for g in groups for n in g.norms})
@@ -128,7 +130,7 @@ def build_graph(model: nn.Module, example_input: torch.Tensor, fixed: Iterable[s
     return ChannelGraph(groups=groups, layers=layers, modules=modules, constant_params=constant)
 
 
-def _split_group(group: Any, dg: Any, names: dict[int, str], infos: dict[str, Any]) -> dict[str, Any]:
+def _split_group(group: Any, dg: Any, names: dict[int, str], infos: dict[str, LayerSpec]) -> list[dict[str, Any]]:
     """Producers, norms and (consumer, local input indices) of one Torch-Pruning group."""
     producers: dict[str, list[int]] = {}
     norms: dict[str, list[int]] = {}
@@ -146,15 +148,15 @@ def _split_group(group: Any, dg: Any, names: dict[int, str], infos: dict[str, An
         elif name in infos:
             if dg.is_out_channel_pruning_fn(item.dep.handler):
                 producers.setdefault(name, roots)
-                if infos[name]["groups"] > 1:  # a depthwise conv's inputs follow its outputs one to one
+                if infos[name].groups > 1:  # a depthwise conv's inputs follow its outputs one to one
                     inputs.append((name, idxs, roots))
-            elif infos[name]["groups"] == 1:
+            elif infos[name].groups == 1:
                 inputs.append((name, idxs, roots))
     return _partition(producers, norms, inputs, infos)
 
 
 def _partition(producers: dict[str, list[int]], norms: dict[str, list[int]],
-               inputs: list[tuple[str, list[int], list[int]]], infos: dict[str, Any]) -> list[dict[str, Any]]:
+               inputs: list[tuple[str, list[int], list[int]]], infos: dict[str, LayerSpec]) -> list[dict[str, Any]]:
     """Split a TP group into ChannelGroups: one per distinct channel set of its dense producers.
 
     TP puts a depthwise conv over a concat (DeepLabV3+'s separable conv) in one group with *both* concat
@@ -163,7 +165,7 @@ def _partition(producers: dict[str, list[int]], norms: dict[str, list[int]],
     """
     sets: list[frozenset[int]] = []
     for name, roots in producers.items():
-        if infos[name]["groups"] == 1 and frozenset(roots) not in sets:
+        if infos[name].groups == 1 and frozenset(roots) not in sets:
             sets.append(frozenset(roots))
     if not sets:  # only depthwise producers: fed by the image
         sets = [frozenset(next(iter(producers.values())))] if producers else []
@@ -176,7 +178,7 @@ def _partition(producers: dict[str, list[int]], norms: dict[str, list[int]],
         ins = [(n, [i for i, r in zip(idxs, roots) if r in part]) for n, idxs, roots in inputs]
         out.append(dict(producers=prods, norms=[n for n, r in norms.items() if set(r) <= part],
                         inputs=[(n, i) for n, i in ins
-                                                   if i and not (n in prods and infos[n]["groups"] > 1)], width=len(part), spanning=span))
+                                                   if i and not (n in prods and infos[n].groups > 1)], width=len(part), spanning=span))
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from morph._registry import Registry
+from morph.registry import Registry
 
 
 @dataclass(frozen=True)

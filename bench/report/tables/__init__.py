@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from bench.errors import BenchError
-from morph._registry import Registry
+from morph.registry import Registry
 
 Table = Callable[[pd.DataFrame], pd.DataFrame]
 _TABLES: Registry[Table] = Registry("report table")
