@@ -120,11 +120,11 @@ def case_records(case_id: str, results: Path = DEFAULT_RESULTS) -> list[dict[str
 
 def final_record(records: Sequence[dict[str, Any]], stage: str | None = None) -> dict[str, Any]:
     """The record of ``stage`` (``expand-it2`` style) or the last finished model stage of a case."""
-    from bench.store.records import STAGE_ORDER
+    from bench.store.records import STAGE_ORDER, stage_label
 
     ok = [r for r in records if r["status"] == "ok" and r["stage"] != "learn"]
     if stage is not None:
-        ok = [r for r in ok if (r["stage"] if r["iteration"] is None else f"{r['stage']}-it{r['iteration']}") == stage]
+        ok = [r for r in ok if stage_label(r["stage"], r["iteration"]) == stage]
     if not ok:
         raise BenchError(f"no finished stage{' ' + stage if stage else ''} in this case's records")
     return max(ok, key=lambda r: (r["iteration"] or 0, STAGE_ORDER.get(r["stage"], 9)))

@@ -18,7 +18,8 @@ from typing import Any
 from bench.errors import BenchError
 from bench.pipeline.context import CaseContext
 from bench.pipeline.plan import Stage, plan_case
-from bench.pipeline.stages import STAGES, Outcome, Product
+from bench.methods import StageSettings
+from bench.methods.products import Outcome, Product
 from bench.store import (
     StageRecord, environment, has_checkpoint, load_checkpoint, read_record, record_path, save_checkpoint, utc_now,
     write_record,
@@ -70,7 +71,8 @@ def _cached(results: Path, stage: Stage) -> tuple[Product, dict[str, Any]] | Non
         return None
     ckpt = load_checkpoint(root, stage.key)
     meta = ckpt.metadata
-    return Product(ckpt.widths, ckpt.state_dict, meta.get("info", {})), meta.get("fields", {})
+    product = Product.from_info(ckpt.widths, ckpt.state_dict, meta.get("info", {}), stage.spec.facts)
+    return product, meta.get("fields", {})
 
 
 def _one_line(exc: BaseException) -> str:
@@ -110,7 +112,7 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
         _notify(options, case, stage, "running")
         started = utc_now()
         try:
-            outcome = STAGES[stage.name](ctx, stage, parent)
+            outcome = stage.spec.run(ctx, StageSettings(case.config.morph, stage.spec), parent)
             if outcome.product is not None:
                 measured = ctx.measure(ctx.model_at(outcome.product.widths))
                 measured["extra"] = {**outcome.fields.get("extra", {}), **measured["extra"]}

@@ -26,6 +26,7 @@ import pandas as pd
 
 from bench.report._format import fmt_count, mean_std
 from bench.report._groups import group_label, layer_order
+from bench.store.records import is_missing as _missing
 
 #: A spread of val Dice across symmetry levels up to this much (or twice the seed-to-seed std) is "no effect".
 DICE_TOLERANCE = 0.02
@@ -84,10 +85,6 @@ _STAGE = re.compile(r"^(Base|Shrunk|Expanded)(?: (\d+))?$")
 def _get(row: Mapping[str, Any] | pd.Series, key: str, default: Any = None) -> Any:
     value = row.get(key, default) if hasattr(row, "get") else default
     return default if _missing(value) else value
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _close(a: Any, b: float) -> bool:

@@ -12,6 +12,7 @@ import math
 
 import pandas as pd
 
+from bench.methods import baseline_stages, learner_final_stages
 from bench.report._format import fmt_count, mean_std, pm
 from bench.report._groups import natural_key, prepare
 
@@ -47,7 +48,7 @@ def render(df: pd.DataFrame) -> str | None:
     p = prepare(ok)
     lines, tally = [], {"MorphNet": 0, "uniform": 0, "tie": 0, "–": 0}
     for (suite, group), rows in sorted(p.groupby(["suite", "group"]), key=lambda kv: (kv[0][0], natural_key(kv[0][1]))):
-        expand, uniform = rows[rows["stage"] == "expand"], rows[rows["stage"] == "uniform"]
+        expand, uniform = rows[rows["stage"].isin(learner_final_stages())], rows[rows["stage"].isin(baseline_stages())]
         if expand.empty or uniform.empty:
             continue
         expand = expand[expand["iteration"] == expand["iteration"].max()]

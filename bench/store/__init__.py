@@ -7,11 +7,11 @@ from bench.store.checkpoints import Checkpoint, has_checkpoint, load_checkpoint,
 from bench.store.environment import environment, machine_id
 from bench.store.loading import iter_records, load_records, load_results, record_statuses, should_run
 from bench.store.records import (
-    SCHEMA_VERSION, StageRecord, Status, read_record, record_path, utc_now, write_record,
+    SCHEMA_VERSION, StageRecord, Status, read_record, record_path, stage_label, utc_now, write_record,
 )
 
 __all__ = [
     "SCHEMA_VERSION", "Checkpoint", "StageRecord", "Status", "environment", "has_checkpoint", "iter_records",
     "load_checkpoint", "load_records", "load_results", "machine_id", "read_archive", "read_record", "record_path",
-    "record_statuses", "save_checkpoint", "should_run", "utc_now", "write_archives", "write_record",
+    "record_statuses", "save_checkpoint", "should_run", "stage_label", "utc_now", "write_archives", "write_record",
 ]

@@ -19,9 +19,6 @@ _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
 _WITH_KWARGS = ConfigDict(strict=True, extra="allow", frozen=True)
 SECTIONS = ("data", "model", "train", "morph", "measure")
 
-Method = Literal["morphnet", "blog", "uniform"]
-Resource = Literal["params", "flops", "latency"]
-Source = Literal["gamma", "group_lasso"]
 Optim = Literal["adam", "sgd"]
 Dtype = Literal["float32", "float16", "bfloat16"]
 
@@ -166,9 +163,9 @@ class MorphSettings(BaseModel):
     """
 
     model_config = _STRICT
-    method: Method = "morphnet"
-    resource: Resource = "flops"
-    source: Source = "gamma"
+    method: str = "morphnet"
+    resource: str = "flops"
+    source: str = "gamma"
     strength: float = Field(1e-9, ge=0)
     threshold: float = Field(1e-2, gt=0)
     min_fraction: float = Field(0.0, ge=0, le=1)
@@ -190,6 +187,14 @@ class MorphSettings(BaseModel):
     warm_start: bool = True
     index_shift_bug: bool = False
     dead_layers: bool = True
+
+    @field_validator("method", "resource", "source")
+    @classmethod
+    def _registered(cls, name: str, info: Any) -> str:
+        known = reg.registered(info.field_name)
+        if name not in known:
+            raise ValueError(unknown_name(info.field_name, name, known))
+        return name
 
     @field_validator("device_profile")
     @classmethod

@@ -166,10 +166,14 @@ def test_stage_labels_and_layer_order() -> None:
     assert {"stages", "widths", "setup", "summary"} <= set(table_names())
 
 
-def test_uniform_match_mirrors_the_pipeline() -> None:
-    from bench.pipeline.plan import UNIFORM_DEPS
+def test_uniform_match_is_what_the_uniform_stage_keys() -> None:
+    from bench.methods import get_method
 
-    assert {d.removeprefix("morph.") for d in UNIFORM_DEPS} == set(UNIFORM_MATCH)
+    spec = get_method("uniform").spec("uniform")
+    assert set(UNIFORM_MATCH) == {r.removeprefix("morph.") for r in spec.reads if r.startswith("morph.")}
+    # the settings uniform results were matched by before methods declared their stages (committed reports)
+    assert set(UNIFORM_MATCH) == {"budget", "expand_factor", "resource", "device_profile", "budget_by", "multiple",
+                                  "min_width", "symmetry"}
 
 
 def test_setup_table_names_machine_commit_and_packages(results: Path) -> None:
