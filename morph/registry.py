@@ -31,6 +31,12 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def unregister(self, name: str) -> T:
+        """Remove an entry (a plugin's or a test's); returns it."""
+        if name not in self._items:
+            raise MorphError(self.unknown_message(name))
+        return self._items.pop(name)
+
     def get(self, name: str) -> T:
         try:
             return self._items[name]
