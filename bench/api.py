@@ -134,15 +134,14 @@ def load_model(case_id: str, results: str | Path = DEFAULT_RESULTS, stage: str |
     """The trained model of a case's final (or given) stage, rebuilt at its widths with its weights:
     ``from bench import load_model; model = load_model("3f2a9c")``."""
     from bench.pipeline.context import CaseContext
-    from bench.pipeline.runner import STAGE_CACHE
-    from bench.store import load_checkpoint
+    from bench.store import load_checkpoint, stage_cache
     from bench.suite import CaseConfig
 
     results = Path(results)
     record = final_record(case_records(case_id, results), stage)
     config = CaseConfig.model_validate(record["config"])
     case = Case.create(record["suite"], config, record["seed"])
-    ckpt = load_checkpoint(results / STAGE_CACHE, record["extra"]["stage_key"])
+    ckpt = load_checkpoint(stage_cache(results), record["extra"]["stage_key"])
     model = CaseContext(case, progress=False).model_at(ckpt.widths)
     model.load_state_dict(ckpt.state_dict)
     return model.eval()

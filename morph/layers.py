@@ -81,7 +81,8 @@ class ConvRule(LayerRule):
 
     def spec(self, m: nn.Module) -> LayerSpec:
         assert isinstance(m, nn.modules.conv._ConvNd)
-        return LayerSpec(self.kind, tuple(m.kernel_size), m.groups, m.in_channels, m.out_channels)  # type: ignore[arg-type]
+        kernel = tuple(m.kernel_size)
+        return LayerSpec(self.kind, kernel, m.groups, m.in_channels, m.out_channels)  # type: ignore[arg-type]
 
     def resize(self, m: nn.Module, n_in: int, n_out: int, groups: int) -> None:
         assert isinstance(m, nn.modules.conv._ConvNd)

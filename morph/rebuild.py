@@ -2,9 +2,9 @@
 
 Two paths. Models of the ``morph.models`` family (``.widths``, ``.layer_modules()``, ``.rebuild()``) are
 rebuilt natively from their width keys. Anything else (smp, timm) is deep-copied and every layer and norm
-of every channel group is resized in place by its layer rule (:mod:`morph.layers`) and re-initialised; resizing the module
-object rather than constructing a new one keeps subclasses' behaviour (``Conv2dStaticSamePadding``, timm's
-``BatchNormAct2d``). A layer's input channels are the sum of its ``in_groups``' new widths; depthwise convs
+of every channel group is resized in place by its layer rule (:mod:`morph.layers`) and re-initialised;
+resizing the module object rather than constructing a new one keeps subclasses' behaviour
+(``Conv2dStaticSamePadding``, timm's ``BatchNormAct2d``). A layer's input channels are the sum of its ``in_groups``' new widths; depthwise convs
 keep ``groups == channels``; a GroupNorm gets the largest divisor of its new width not above its old
 ``num_groups`` (so 32 groups stay 32 when they can, and a width of 36 gets 18).
 """

@@ -8,6 +8,7 @@ from bench.measure.latency import LatencyMeasurement, TimingConditions, measure_
 from bench.measure.memory import MemoryMeasurement, measure_peak_memory
 
 __all__ = [
-    "ComputeCount", "LatencyMeasurement", "MemoryMeasurement", "TimingConditions", "count_macs", "count_params", "cudnn_benchmark",
+    "ComputeCount", "LatencyMeasurement", "MemoryMeasurement", "TimingConditions", "count_macs", "count_params",
+    "cudnn_benchmark",
     "eval_mode", "measure_latency", "measure_peak_memory", "torch_threads",
 ]

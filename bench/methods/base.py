@@ -23,7 +23,8 @@ from morph.registry import Registry
 BASE_READS = ("data", "model", "train", "measure", "seed")
 
 StageFn = Callable[[Any, "StageSettings", Any], Any]
-"""(case context, the stage's settings view, the parent's product or None) → :class:`bench.pipeline.stages.Outcome`."""
+"""(case context, the stage's settings view, the parent's product or None) → an
+:class:`~bench.methods.products.Outcome`."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """What stages hand each other: a product (widths, weights) with typed facts for the stages after it.
 
-Nothing here imports torch. On disk a product's facts and notes are one ``info`` dict in the stage checkpoint (``widths.json``); the
-keys below are the ones results written before these types existed use, so old checkpoints load unchanged.
+Nothing here imports torch. On disk a product's facts and notes are one ``info`` dict in the stage checkpoint
+(``widths.json``); the keys below are the ones results written before these types existed use, so old checkpoints load unchanged.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Run one case's stages with resume: finished stages are read back, shared ones reused, failures recorded.
 
-On disk (``results/``):
-- ``<case_id>/<stage>[-it<k>].json``: the case's record of each stage (what reports read);
-- ``.stages/<stage key>/``: the stage's product (weights + widths + the record's fields), written before the
-  case record, so a killed run loses at most the stage it was in and redoes nothing that finished.
+The results layout and the resume rule are :mod:`bench.store.resume`'s. A stage's product (weights + widths +
+the record's fields) is written before the case record, so a killed run loses at most the stage it was in and
+redoes nothing that finished.
 """
 
 from __future__ import annotations
@@ -21,13 +20,12 @@ from bench.pipeline.plan import Stage, plan_case
 from bench.methods import StageSettings
 from bench.methods.products import Outcome, Product
 from bench.store import (
-    StageRecord, environment, has_checkpoint, load_checkpoint, read_record, record_path, save_checkpoint, utc_now,
-    write_record,
+    StageRecord, environment, has_checkpoint, load_checkpoint, read_record, record_path, resume_action,
+    save_checkpoint, stage_cache, utc_now, write_record,
 )
 from bench.suite import Case
 from morph.errors import MorphError
 
-STAGE_CACHE = ".stages"
 _RECORD_FIELDS = ("status", "error", "widths", "params", "macs", "flops", "latency", "peak_memory_bytes",
                   "train_time_s", "throughput", "metrics", "history", "histogram", "extra", "started_at", "ended_at",
                   "env")
@@ -66,7 +64,7 @@ def _record(case: Case, stage: Stage, fields: dict[str, Any], *, reused: bool) -
 
 
 def _cached(results: Path, stage: Stage) -> tuple[Product, dict[str, Any]] | None:
-    root = results / STAGE_CACHE
+    root = stage_cache(results)
     if not has_checkpoint(root, stage.key):
         return None
     ckpt = load_checkpoint(root, stage.key)
@@ -90,13 +88,15 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
     for stage in plan_case(case):
         path = record_path(results, case.id, stage.name, stage.iteration)
         existing = read_record(path) if path.is_file() else None
-        if existing is not None and not options.force:
-            if existing.status == "diverged" or (existing.status == "failed" and not options.retry_failed):
-                _notify(options, case, stage, existing.status)
-                return existing.status
-            if existing.status == "ok" and has_checkpoint(results / STAGE_CACHE, stage.key):
-                _notify(options, case, stage, "done")
-                continue
+        status = None if existing is None else existing.status
+        action = resume_action(status, existing is not None and has_checkpoint(stage_cache(results), stage.key),
+                               force=options.force, retry_failed=options.retry_failed)
+        if action == "stop":
+            _notify(options, case, stage, str(status))
+            return str(status)
+        if action == "skip":
+            _notify(options, case, stage, "done")
+            continue
         redo = options.force and stage.key not in options.fresh
         cached = None if redo else _cached(results, stage)
         if cached is not None:
@@ -124,7 +124,7 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
         outcome.fields.update(started_at=started, ended_at=utc_now(), env=env)
         record = _record(case, stage, outcome.fields, reused=False)
         if record.status == "ok" and outcome.product is not None:
-            save_checkpoint(results / STAGE_CACHE, stage.key, outcome.product.state or {}, outcome.product.widths,
+            save_checkpoint(stage_cache(results), stage.key, outcome.product.state or {}, outcome.product.widths,
                             {"info": _finite(outcome.product.info), "fields": _finite(outcome.fields)})
             parent_products[stage.key] = outcome.product
             options.fresh.add(stage.key)
@@ -138,7 +138,7 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
 def _load_product(results: Path, stage: Stage) -> Product:
     cached = _cached(results, stage)
     if cached is None:
-        raise BenchError(f"stage {stage.label} ({stage.key}): its product is missing from {results / STAGE_CACHE}")
+        raise BenchError(f"stage {stage.label} ({stage.key}): its product is missing from {stage_cache(results)}")
     return cached[0]
 
 

@@ -18,7 +18,7 @@ from bench.errors import BenchError
 from bench.methods import StageSettings
 from bench.pipeline.context import CaseContext
 from bench.methods.products import Outcome, Product
-from bench.train import TrainResult, train
+from bench.train import TrainResult, cpu_state, train
 from morph import (
     RESOURCES, MorphNetRegularizer, apply_ties, graph_cost_fn, symmetry_ties, width_floor, width_multiplier_search,
 )
@@ -48,15 +48,13 @@ def train_from_scratch(ctx: CaseContext, widths: Mapping[str, int], facts: Any =
     """Train a fresh model at ``widths``; its product carries ``facts`` and ``notes`` (also record extras)."""
     model = ctx.model_at(widths)
     result = train(model, ctx.splits, ctx.train_config())
-    product = Product(dict(widths), cpu_state(model), facts, dict(notes or {}))
+    product = Product(dict(widths), None, facts, dict(notes or {}))
     fields = train_fields(result)
     fields["extra"].update(product.info)
-    return Outcome(product if result.ok else None, fields)
-
-
-def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The weights on the CPU (a copy when the model is elsewhere)."""
-    return {k: v.detach().to("cpu") for k, v in model.state_dict().items()}
+    if not result.ok:
+        return Outcome(None, fields)
+    product.state = cpu_state(model)
+    return Outcome(product, fields)
 
 
 def ties(ctx: CaseContext, level: int) -> list[set[str]]:

@@ -9,8 +9,10 @@ from bench.store.loading import iter_records, load_records, load_results, record
 from bench.store.records import (
     SCHEMA_VERSION, StageRecord, Status, read_record, record_path, stage_label, utc_now, write_record,
 )
+from bench.store.resume import STAGE_CACHE, resume_action, stage_cache
 
 __all__ = [
+    "STAGE_CACHE", "resume_action", "stage_cache",
     "SCHEMA_VERSION", "Checkpoint", "StageRecord", "Status", "environment", "has_checkpoint", "iter_records",
     "load_checkpoint", "load_records", "load_results", "machine_id", "read_archive", "read_record", "record_path",
     "record_statuses", "save_checkpoint", "should_run", "stage_label", "utc_now", "write_archives", "write_record",

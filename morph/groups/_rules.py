@@ -1,9 +1,10 @@
 """Handler tables for the graph builder: which modules are layers (their :class:`~morph.layers.LayerRule`) or
 norms, and which traced ops pass channels through unchanged.
 
-The builder knows no layer type; it looks types up here and in :mod:`morph.layers`. Torch-Pruning treats every autograd op it does not
-recognise as element-wise, which is a silent wrong answer for a channel shuffle or a channel-axis mean, so
-ops are checked against an allow-list instead and anything else raises ``UnsupportedLayerError``.
+The builder knows no layer type; it looks types up here and in :mod:`morph.layers`. Torch-Pruning treats every
+autograd op it does not recognise as element-wise, which is a silent wrong answer for a channel shuffle or a
+channel-axis mean, so ops are checked against an allow-list instead and anything else raises
+``UnsupportedLayerError``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ from morph.layers import LayerRules
 from morph.modes import eval_mode
 
 
-def record_shapes(model: nn.Module, x: torch.Tensor, rules: LayerRules) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+def record_shapes(model: nn.Module, x: torch.Tensor, rules: LayerRules
+                  ) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
     """Layer name → (input shape, output shape), in forward order, from one no-grad forward."""
     seen: dict[str, list[tuple[tuple[int, ...], tuple[int, ...]]]] = {}
     handles = []
