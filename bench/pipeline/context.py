@@ -71,6 +71,11 @@ class CaseContext:
         """Width per channel group of the seed model (the keys every stage's widths use)."""
         return group_widths(self.graph)
 
+    @cached_property
+    def layer_order(self) -> list[str]:
+        """The channel groups (the keys of every stage's widths) in the model's forward order."""
+        return [g.name for g in self.graph.groups]
+
     def model_at(self, widths: Mapping[str, int], *, seed_offset: int = 0) -> nn.Module:
         """A freshly initialised model at ``widths`` (group names), seeded by the case seed (+ offset)."""
         torch.manual_seed(self.case.seed + seed_offset)

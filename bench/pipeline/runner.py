@@ -115,7 +115,8 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
             outcome = stage.spec.run(ctx, StageSettings(case.config.morph, stage.spec), parent)
             if outcome.product is not None:
                 measured = ctx.measure(ctx.model_at(outcome.product.widths))
-                measured["extra"] = {**outcome.fields.get("extra", {}), **measured["extra"]}
+                measured["extra"] = {**outcome.fields.get("extra", {}), **measured["extra"],
+                                     "layer_order": ctx.layer_order}  # widths are kept with sorted keys
                 outcome.fields.update(measured)
                 outcome.fields.setdefault("widths", outcome.product.widths)  # learn keeps its alive widths
         except (BenchError, MorphError, RuntimeError, ValueError, KeyError, OSError, MemoryError) as exc:

@@ -217,8 +217,8 @@ class Verdict:
     evidence: str
 
 
-def _first_last(names: Sequence[str]) -> tuple[str, str] | None:
-    convs = [n for n in layer_order(list(names)) if not n.startswith(("up", "fc"))]
+def _first_last(names: Sequence[str], recorded: Sequence[str] | None = None) -> tuple[str, str] | None:
+    convs = [n for n in layer_order(list(names), recorded) if not n.startswith(("up", "fc"))]
     return (convs[0], convs[-1]) if len(convs) >= 2 else None
 
 
@@ -243,7 +243,7 @@ def later_layers_shrink_more(df: pd.DataFrame) -> Verdict:
         seed = base.iloc[0]["widths"] if len(base) else None
         if not isinstance(alive, Mapping) or not isinstance(seed, Mapping):
             continue
-        ends = _first_last([n for n in alive if n in seed])
+        ends = _first_last([n for n in alive if n in seed], extra.get("layer_order"))
         if ends is None:
             continue
         first, last = ends

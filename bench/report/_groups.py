@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -101,10 +102,28 @@ def sorted_stages(df: pd.DataFrame) -> list[str]:
 _ROLE = {"encoder": 0, "decoder": 1, "segmentation_head": 2}
 
 
-def layer_order(names: list[str]) -> list[str]:
+def layer_order(names: list[str], recorded: Sequence[str] | None = None) -> list[str]:
+    """``names`` in the model's own (forward) order: as ``recorded`` (a record's ``extra.layer_order``, see
+    :func:`recorded_order`) says, names it lacks after it; without one, a guess for records written before
+    records carried it (widths are kept with sorted keys)."""
+    if recorded:
+        present = set(names)
+        known = [n for n in recorded if n in present]
+        return known + _guessed_order([n for n in names if n not in set(known)])
+    return _guessed_order(names)
+
+
+def recorded_order(rows: pd.DataFrame) -> list[str] | None:
+    """The model's own layer order from the first of ``rows`` whose record carries one."""
+    for extra in rows["extra"] if "extra" in rows else ():
+        if isinstance(extra, Mapping) and extra.get("layer_order"):
+            return list(extra["layer_order"])
+    return None
+
+
+def _guessed_order(names: list[str]) -> list[str]:
     """U-Net layers in data-flow order (enc0 … bottleneck, then up/dec from deep to shallow); others in natural
-    order with an smp model's encoder before its decoder and head (records keep widths with sorted keys, so the
-    model's own order is not stored)."""
+    order with an smp model's encoder before its decoder and head."""
     pattern = re.compile(r"^(enc|up|dec)(\d+)(?:\.(\d+))?$")
     matches = [pattern.match(n) for n in names]
     if not names or not all(matches):

@@ -16,6 +16,7 @@ from torch import nn
 
 from bench.methods import METHODS, Method, StageSpec, register_method
 from bench.pipeline import RunOptions, plan_case, run_case
+from bench.report._groups import layer_order
 from bench.store import load_results, stage_label
 from bench.suite import load_suite
 from morph import LAYERS, RESOURCES, SOURCES, LayerRule, LayerSpec, Resource, register_layer, register_resource
@@ -241,3 +242,6 @@ def test_every_registered_method_runs_end_to_end(method: str, make_tiny: Callabl
     final = df[df["stage"] == METHODS.get(method).final_stage].iloc[-1]
     base = df[df["stage"] == "base"].iloc[0]
     assert final["params"] <= base["params"]  # every method meets the default budget: the seed's own size
+    # records carry the model's forward order, which for the U-Net is the order reports guess for old records
+    order = final["extra"]["layer_order"]
+    assert sorted(order) == sorted(final["widths"]) and order == layer_order(list(final["widths"]))

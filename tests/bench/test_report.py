@@ -231,3 +231,16 @@ def test_morphnet_vs_uniform_section_by_hand(results: Path) -> None:
     assert cells[6:9] == ["0.755 ± 0.007", "0.780 ± 0.007", "-0.025"] and cells[-1] == "uniform"
     assert "MorphNet ahead in 0, uniform ahead in 1, tied in 0" in text
     assert [verdict(d) for d in (0.02, -0.02, 0.009, float("nan"))] == ["MorphNet", "uniform", "tie", "–"]
+
+
+def test_layer_order_uses_the_recorded_order_and_guesses_for_old_records() -> None:
+    import pandas as pd
+
+    from bench.report._groups import recorded_order
+
+    names = ["b.conv", "a.conv", "head"]
+    assert layer_order(names) == ["a.conv", "b.conv", "head"]  # the guess: natural order
+    rows = pd.DataFrame({"extra": [{}, {"layer_order": ["b.conv", "a.conv", "gone", "head"]}]})
+    assert recorded_order(rows) == ["b.conv", "a.conv", "gone", "head"]
+    assert layer_order(names + ["new"], recorded_order(rows)) == ["b.conv", "a.conv", "head", "new"]
+    assert recorded_order(pd.DataFrame({"extra": [{}, None]})) is None
