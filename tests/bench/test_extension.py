@@ -245,3 +245,27 @@ def test_every_registered_method_runs_end_to_end(method: str, make_tiny: Callabl
     # records carry the model's forward order, which for the U-Net is the order reports guess for old records
     order = final["extra"]["layer_order"]
     assert sorted(order) == sorted(final["widths"]) and order == layer_order(list(final["widths"]))
+
+
+def test_every_committed_record_keeps_its_stage_key() -> None:
+    """Stage keys now come from the methods' StageSpecs: every committed record's key is still the planned one."""
+    from bench.store import load_records
+    from bench.suite import Case, CaseConfig
+
+    records = load_records(REPO / "reports" / "records")
+    assert records
+    for rec in records:
+        case = Case.create(rec.suite, CaseConfig.model_validate(rec.config), rec.seed)
+        assert case.id == rec.case_id
+        planned = {(s.name, s.iteration): s.key for s in plan_case(case)}
+        assert rec.extra["stage_key"] == planned[(rec.stage, rec.iteration)], (rec.case_id, rec.stage)
+
+
+def test_inherited_settings_are_keyed_by_an_ancestor() -> None:
+    """A stage may read a setting its own key leaves out only if an earlier stage's key hashes it."""
+    for name in METHODS.names():
+        method = METHODS.get(name)
+        keyed: set[str] = set()
+        for spec in method.stages:
+            assert set(spec.inherits) <= keyed, (name, spec.name, set(spec.inherits) - keyed)
+            keyed |= {r.removeprefix("morph.") for r in spec.reads}
