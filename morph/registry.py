@@ -16,16 +16,21 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    """Maps names to factories and explains unknown names with a suggestion."""
+    """Maps names to factories and explains unknown names with a suggestion.
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
+    Args:
+        kind: what an entry is, for messages ("source").
+        error: the exception a lookup or a second registration raises (a harness passes its own family).
+    """
+
+    def __init__(self, kind: str, error: type[Exception] = MorphError) -> None:
+        self.kind, self.error = kind, error
         self._items: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
         def decorator(item: T) -> T:
             if name in self._items:
-                raise MorphError(f"{self.kind} '{name}' is registered twice")
+                raise self.error(f"{self.kind} '{name}' is registered twice")
             self._items[name] = item
             return item
 
@@ -34,14 +39,14 @@ class Registry(Generic[T]):
     def unregister(self, name: str) -> T:
         """Remove an entry (a plugin's or a test's); returns it."""
         if name not in self._items:
-            raise MorphError(self.unknown_message(name))
+            raise self.error(self.unknown_message(name))
         return self._items.pop(name)
 
     def get(self, name: str) -> T:
         try:
             return self._items[name]
         except KeyError:
-            raise MorphError(self.unknown_message(name)) from None
+            raise self.error(self.unknown_message(name)) from None
 
     def unknown_message(self, name: str) -> str:
         close = difflib.get_close_matches(name, self._items, n=1)

@@ -59,7 +59,7 @@ class Executor(Protocol):
 
 
 #: name → factory(**settings); settings are ``jobs``, ``progress`` and the CLI options of that backend.
-EXECUTORS: Registry[Callable[..., Executor]] = Registry("executor")
+EXECUTORS: Registry[Callable[..., Executor]] = Registry("executor", error=BenchError)
 
 
 def get_executor(name: str, **settings: Any) -> Executor:

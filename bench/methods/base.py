@@ -108,7 +108,7 @@ def _run_base(ctx: Any, settings: StageSettings, parent: Any) -> Any:
 #: The seed training every method starts from.
 BASE = StageSpec("base", "Base", _run_base, reads=BASE_READS, repeats=False)
 
-METHODS: Registry[Method] = Registry("method")
+METHODS: Registry[Method] = Registry("method", error=BenchError)
 
 
 def register_method(method: Method) -> Method:
