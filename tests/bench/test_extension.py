@@ -197,8 +197,9 @@ def test_a_toy_layer_type_runs_end_to_end(make_tiny: Callable[..., Path], tmp_pa
 
 
 def test_register_layer_and_build_graph_customized() -> None:
-    from morph import build_graph, rebuild
     from morph.errors import UnsupportedLayerError
+    from morph.groups import build_graph
+    from morph.rebuild import rebuild
 
     net, x = pointwise_net(), torch.zeros(1, 3, 8, 8)
     with pytest.raises(UnsupportedLayerError, match="no channel rule"):  # refused, not guessed

@@ -10,8 +10,9 @@ from torch import nn
 
 from morph import (
     DEVICES, LAYERS, RESOURCES, SOURCES, MorphNetRegularizer, ProximalStep, build_graph, derive_widths,
-    graph_cost_fn, rebuild, width_multiplier_search,
+    graph_cost_fn, width_multiplier_search,
 )
+from morph.rebuild import rebuild  # (``morph.rebuild`` is also the module's name once imported)
 from morph.resources import graph_cost
 
 torch.set_num_threads(1)
