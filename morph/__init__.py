@@ -11,6 +11,8 @@ Names are loaded on first use (PEP 562), so ``import morph.errors`` stays cheap 
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
@@ -73,6 +75,20 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+class _Package(types.ModuleType):
+    """Keeps ``morph.rebuild`` the function: the import system sets a loaded submodule as an attribute of its
+    package, which would otherwise replace an export of the same name (``rebuild`` in ``morph.rebuild``) with the
+    module, depending on which import ran first. ``from morph.rebuild import …`` still reaches the module."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == value.__name__:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly

@@ -16,9 +16,8 @@ from bench.measure import TimingConditions, count_macs, count_params, measure_pe
 from bench.model_spec import build_model
 from bench.suite import Case
 from bench.train import TrainConfig
-from morph import ChannelGraph, build_graph, group_widths
+from morph import ChannelGraph, build_graph, group_widths, rebuild
 from morph.errors import MorphError
-from morph.rebuild import rebuild  # by its module: once imported, `morph.rebuild` names the module, not the function
 
 
 @dataclass

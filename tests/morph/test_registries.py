@@ -10,9 +10,8 @@ from torch import nn
 
 from morph import (
     DEVICES, LAYERS, RESOURCES, SOURCES, MorphNetRegularizer, ProximalStep, build_graph, derive_widths,
-    graph_cost_fn, width_multiplier_search,
+    graph_cost_fn, rebuild, width_multiplier_search,
 )
-from morph.rebuild import rebuild  # (``morph.rebuild`` is also the module's name once imported)
 from morph.resources import graph_cost
 
 torch.set_num_threads(1)
@@ -91,3 +90,13 @@ def test_every_layer_rule_resizes_its_modules() -> None:
         out = lay.out_channels if lay.out_group is None else new[graph.groups[lay.out_group].name]
         assert module.weight.shape[lay.rule.out_dim] == out, lay.name
     assert small(X).shape == (2, 2)
+
+
+def test_morph_rebuild_stays_the_function_whatever_was_imported_first() -> None:
+    import subprocess
+    import sys
+
+    code = ("from morph.rebuild import group_id_widths\nimport morph\nfrom morph import rebuild\n"
+            "import morph.rebuild\nprint(callable(rebuild) and morph.rebuild is rebuild)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "True"
