@@ -136,11 +136,11 @@ def case_records(case_id: str, results: Path = DEFAULT_RESULTS) -> list[dict[str
 
 def final_record(records: Sequence[dict[str, Any]], stage: str | None = None) -> dict[str, Any]:
     """The record of ``stage`` (``expand-it2`` style) or the last finished model stage of a case."""
-    from bench.store.records import STAGE_ORDER
+    from bench.store.records import STAGE_ORDER, stage_label
 
     ok = [r for r in records if r["status"] == "ok" and r["stage"] != "learn"]
     if stage is not None:
-        ok = [r for r in ok if (r["stage"] if r["iteration"] is None else f"{r['stage']}-it{r['iteration']}") == stage]
+        ok = [r for r in ok if stage_label(r["stage"], r["iteration"]) == stage]
     if not ok:
         raise BenchError(f"no finished stage{' ' + stage if stage else ''} in this case's records")
     return max(ok, key=lambda r: (r["iteration"] or 0, STAGE_ORDER.get(r["stage"], 9)))
@@ -150,15 +150,14 @@ def load_model(case_id: str, results: str | Path = DEFAULT_RESULTS, stage: str |
     """The trained model of a case's final (or given) stage, rebuilt at its widths with its weights:
     ``from bench import load_model; model = load_model("3f2a9c")``."""
     from bench.pipeline.context import CaseContext
-    from bench.pipeline.runner import STAGE_CACHE
-    from bench.store import load_checkpoint
+    from bench.store import load_checkpoint, stage_cache
     from bench.suite import CaseConfig
 
     results = Path(results)
     record = final_record(case_records(case_id, results), stage)
     config = CaseConfig.model_validate(record["config"])
     case = Case.create(record["suite"], config, record["seed"])
-    ckpt = load_checkpoint(results / STAGE_CACHE, record["extra"]["stage_key"])
+    ckpt = load_checkpoint(stage_cache(results), record["extra"]["stage_key"])
     model = CaseContext(case, progress=False).model_at(ckpt.widths)
     model.load_state_dict(ckpt.state_dict)
     return model.eval()

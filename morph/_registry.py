@@ -1,52 +1,5 @@
-"""A name → factory table shared by models, sources, resources and devices (smp/timm style)."""
+"""Compatibility alias: the registry is public as :mod:`morph.registry`."""
 
-from __future__ import annotations
+from morph.registry import Registry, did_you_mean
 
-import difflib
-from collections.abc import Callable, Iterable, Iterator
-from typing import Generic, TypeVar
-
-from morph.errors import MorphError
-
-T = TypeVar("T")
-
-
-def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """``"; did you mean 'x'?"`` for the closest of ``known``, else "": the one spelling hint of every message."""
-    close = difflib.get_close_matches(str(name), list(known), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
-class Registry(Generic[T]):
-    """Maps names to factories and explains unknown names with a suggestion."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self._items: dict[str, T] = {}
-
-    def register(self, name: str) -> Callable[[T], T]:
-        def decorator(item: T) -> T:
-            if name in self._items:
-                raise MorphError(f"{self.kind} '{name}' is registered twice")
-            self._items[name] = item
-            return item
-
-        return decorator
-
-    def get(self, name: str) -> T:
-        try:
-            return self._items[name]
-        except KeyError:
-            raise MorphError(self.unknown_message(name)) from None
-
-    def unknown_message(self, name: str) -> str:
-        return f"unknown {self.kind} '{name}'{did_you_mean(name, self._items)} (known: {', '.join(sorted(self._items))})"
-
-    def names(self) -> list[str]:
-        return sorted(self._items)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._items
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._items))
+__all__ = ["Registry", "did_you_mean"]

@@ -19,6 +19,7 @@ Conventions
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from torch import nn
 
@@ -58,7 +59,7 @@ class Layer:
 
     Attributes:
         name: the module's qualified name in the model.
-        kind: "conv", "tconv" or "linear".
+        kind: its layer rule's name ("conv", "tconv", "linear" or one added with ``morph.register_layer``).
         in_groups: group ids (or a FixedInput) for the input channels, in concat order.
         out_group: group id of the output channels, or None when fixed (``out_channels`` then counts).
         in_channels / out_channels: current sizes.
@@ -67,6 +68,7 @@ class Layer:
         out_hw: spatial size of the output per example, (1, 1) for linear.
         in_hw: spatial size of the input per example.
         bias: whether the layer has a bias (``out_channels`` more parameters, no cost in MorphNet's model).
+        rule: the :class:`~morph.layers.LayerRule` it was traced with (None: the rule registered as ``kind``).
 
     A flatten before a linear layer repeats the flattened group once per spatial position in ``in_groups``
     (so the widths of ``in_groups`` always add up to ``in_channels``).
@@ -83,6 +85,7 @@ class Layer:
     out_hw: tuple[int, int] = (1, 1)
     in_hw: tuple[int, int] = (1, 1)
     bias: bool = False
+    rule: Any = field(default=None, compare=False, repr=False)
 
     @property
     def depthwise(self) -> bool:
@@ -98,6 +101,12 @@ class ChannelGraph:
     modules: dict[str, nn.Module] = field(default_factory=dict, repr=False)
     constant_params: int = 0
     """Parameters no group scales: norms on fixed channels, modules the forward never calls."""
+
+    def layer(self, name: str) -> Layer:
+        for lay in self.layers:
+            if lay.name == name:
+                return lay
+        raise KeyError(name)
 
     def group_of(self, producer: str) -> ChannelGroup:
         for g in self.groups:

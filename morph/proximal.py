@@ -21,11 +21,11 @@ import torch
 
 from morph.errors import MorphError
 from morph.regularizer import MorphNetRegularizer
-from morph.sources import channel_rms
 
 
 class ProximalStep:
-    """``after_step(optimizer)`` soft-thresholds strengths by ``lr · λ · k_g``.
+    """``after_step(optimizer)`` shrinks strengths by ``lr · λ · k_g``, each source by its own prox
+    (:meth:`morph.sources.GroupStrength.prox`).
 
     Args:
         regularizer: the MorphNetRegularizer whose penalty is being minimised (do not also add it to the loss).
@@ -56,32 +56,10 @@ class ProximalStep:
                 lr = self.lr if self.lr is not None else rates.get(id(member.param))
                 if lr is None:
                     raise MorphError("ProximalStep: a regularized parameter is not in the optimizer; pass lr=")
-                tau = lr * self.strength * k
-                mask = None if winner is None else winner == j
-                if src.kind == "gamma":
-                    _soft_threshold(member.param, tau, mask)
-                else:
-                    _group_soft_threshold(member.param, member.dim, tau, mask)
+                src.prox(member, lr * self.strength * k, None if winner is None else winner == j)
 
 
 def _group_rates(optimizer: Any) -> dict[int, float]:
     if optimizer is None:
         raise MorphError("ProximalStep needs the optimizer (or a fixed lr) to know the step size")
     return {id(p): float(g["lr"]) for g in optimizer.param_groups for p in g["params"]}
-
-
-def _soft_threshold(p: torch.Tensor, tau: float, mask: torch.Tensor | None) -> None:
-    new = torch.sign(p) * (p.abs() - tau).clamp_min(0)
-    p.copy_(new if mask is None else torch.where(mask, new, p))
-
-
-def _group_soft_threshold(w: torch.Tensor, dim: int, tau: float, mask: torch.Tensor | None) -> None:
-    """Prox of ``tau · rms(w_c)`` = ``(tau/√d) · ‖w_c‖₂`` on each channel's weight vector."""
-    d = w.numel() // w.shape[dim]
-    norm = channel_rms(w, dim) * d**0.5
-    scale = (1 - (tau / d**0.5) / norm).clamp_min(0)
-    if mask is not None:
-        scale = torch.where(mask, scale, torch.ones_like(scale))
-    shape = [1] * w.dim()
-    shape[dim] = -1
-    w.mul_(scale.reshape(shape))

@@ -2,9 +2,9 @@
 
 Two paths. Models of the ``morph.models`` family (``.widths``, ``.layer_modules()``, ``.rebuild()``) are
 rebuilt natively from their width keys. Anything else (smp, timm) is deep-copied and every layer and norm
-of every channel group is resized in place and re-initialised (``reset_parameters``); resizing the module
-object rather than constructing a new one keeps subclasses' behaviour (``Conv2dStaticSamePadding``, timm's
-``BatchNormAct2d``). A layer's input channels are the sum of its ``in_groups``' new widths; depthwise convs
+of every channel group is resized in place by its layer rule (:mod:`morph.layers`) and re-initialised;
+resizing the module object rather than constructing a new one keeps subclasses' behaviour
+(``Conv2dStaticSamePadding``, timm's ``BatchNormAct2d``). A layer's input channels are the sum of its ``in_groups``' new widths; depthwise convs
 keep ``groups == channels``; a GroupNorm gets the largest divisor of its new width not above its old
 ``num_groups`` (so 32 groups stay 32 when they can, and a width of 36 gets 18).
 """
@@ -19,6 +19,7 @@ from torch import nn
 
 from morph.errors import MorphError, UnsupportedLayerError
 from morph.graph import ChannelGraph, FixedInput
+from morph.layers import fresh, rule_of
 
 WidthKey = str | int
 
@@ -110,7 +111,7 @@ def _rebuild_generic(model: nn.Module, graph: ChannelGraph, new: Mapping[int, in
             groups = layer.groups
             if n_in % groups or n_out % groups:
                 raise MorphError(f"{layer.name}: {n_in}→{n_out} channels do not split into {groups} conv groups")
-        _resize_layer(layer.name, out.get_submodule(layer.name), n_in, n_out, groups)
+        rule_of(layer).resize(out.get_submodule(layer.name), n_in, n_out, groups)
     norm_width: dict[str, int] = {}
     for g in graph.groups:
         for n in g.norms:
@@ -120,32 +121,12 @@ def _rebuild_generic(model: nn.Module, graph: ChannelGraph, new: Mapping[int, in
     return out
 
 
-def _fresh(like: torch.Tensor, *shape: int) -> nn.Parameter:
-    return nn.Parameter(torch.empty(shape, dtype=like.dtype, device=like.device), requires_grad=like.requires_grad)
-
-
-def _resize_layer(name: str, m: nn.Module, n_in: int, n_out: int, groups: int) -> None:
-    if isinstance(m, nn.modules.conv._ConvNd):
-        k = tuple(m.weight.shape[2:])
-        m.in_channels, m.out_channels, m.groups = n_in, n_out, groups
-        shape = (n_in, n_out // groups) if m.transposed else (n_out, n_in // groups)
-        m.weight = _fresh(m.weight, *shape, *k)
-    elif isinstance(m, nn.Linear):
-        m.in_features, m.out_features = n_in, n_out
-        m.weight = _fresh(m.weight, n_out, n_in)
-    else:
-        raise UnsupportedLayerError(f"{name} ({type(m).__name__}): no resize rule")
-    if getattr(m, "bias", None) is not None:
-        m.bias = _fresh(m.bias, n_out)
-    m.reset_parameters()
-
-
 def _resize_norm(name: str, m: nn.Module, c: int) -> None:
     if isinstance(m, nn.modules.batchnorm._BatchNorm):
         m.num_features = c
         for p in ("weight", "bias"):
             if getattr(m, p, None) is not None:
-                setattr(m, p, _fresh(getattr(m, p), c))
+                setattr(m, p, fresh(getattr(m, p), c))
         if m.running_mean is not None:
             m.running_mean = torch.zeros(c, dtype=m.running_mean.dtype, device=m.running_mean.device)
             m.running_var = torch.ones(c, dtype=m.running_var.dtype, device=m.running_var.device)
@@ -153,13 +134,13 @@ def _resize_norm(name: str, m: nn.Module, c: int) -> None:
         m.num_groups = max(d for d in range(1, min(m.num_groups, c) + 1) if c % d == 0)
         m.num_channels = c
         if m.affine:
-            m.weight, m.bias = _fresh(m.weight, c), _fresh(m.bias, c)
+            m.weight, m.bias = fresh(m.weight, c), fresh(m.bias, c)
     elif isinstance(m, nn.LayerNorm) and len(m.normalized_shape) == 1:
         m.normalized_shape = (c,)
         if m.weight is not None:
-            m.weight = _fresh(m.weight, c)
+            m.weight = fresh(m.weight, c)
         if getattr(m, "bias", None) is not None:
-            m.bias = _fresh(m.bias, c)
+            m.bias = fresh(m.bias, c)
     else:
         raise UnsupportedLayerError(f"{name} ({type(m).__name__}): no resize rule for this norm")
     m.reset_parameters()

@@ -102,7 +102,7 @@ class MorphNetRegularizer:
         strengths = [s.strength() for s in self.sources]
         self._to(strengths[0])
         sums = torch.stack([s.sum() for s in strengths])
-        alive = torch.stack([(s.detach() > self.threshold).sum() for s in strengths]).to(sums.dtype)
+        alive = torch.stack([src.alive(self.threshold).sum() for src in self.sources]).to(sums.dtype)
         return sums, alive
 
     def penalty(self) -> torch.Tensor:
@@ -125,7 +125,7 @@ class MorphNetRegularizer:
     def alive_counts(self) -> dict[int, int]:
         """Group id → alive channels at the current parameters."""
         with torch.no_grad():
-            return {g.id: int((s.strength() > self.threshold).sum()) for g, s in zip(self.graph.groups, self.sources)}
+            return {g.id: int(s.alive(self.threshold).sum()) for g, s in zip(self.graph.groups, self.sources)}
 
     def cost(self) -> float:
         """The resource cost at the current alive counts (what ``penalty`` relaxes)."""

@@ -96,18 +96,12 @@ def width_multiplier_search(
     floor_cost = cost(part_widths(0.0))
     if floor_cost > budget:
         raise MorphError(f"budget {budget:g} is below the cost at the minimum widths ({floor_cost:g})")
-    lo, hi, iterations = 0.0, 1.0, 0
+    lo, hi = 0.0, 1.0
     while cost(part_widths(hi)) <= budget:
         lo, hi = hi, hi * 2
         if hi > max_multiplier:
             raise MorphError(f"cost stays within budget {budget:g} up to ω = {lo:g}; is cost_fn constant?")
-    while hi - lo > rel_tol * hi:
-        mid = (lo + hi) / 2
-        iterations += 1
-        if cost(part_widths(mid)) <= budget:
-            lo = mid
-        else:
-            hi = mid
+    lo, iterations = bisect_largest(lambda omega: cost(part_widths(omega)) <= budget, lo, hi, rel_tol=rel_tol)
     best = list(part_widths(lo))
     if top_up:
         order = sorted(range(len(parts)), key=lambda i: (lo * bases[i] / step) % 1.0, reverse=True)
@@ -119,6 +113,26 @@ def width_multiplier_search(
     final = tuple(best)
     return MultiplierResult(multiplier=lo, widths=expand(final), cost=cost(final), budget=float(budget),
                             iterations=iterations, evaluations=len(cache))
+
+
+def bisect_largest(fits: Callable[[float], bool], lo: float, hi: float, *, rel_tol: float | None = None,
+                   steps: int | None = None) -> tuple[float, int]:
+    """The largest value in ``[lo, hi)`` that ``fits``, by bisection (``fits(lo)`` true, ``fits(hi)`` false).
+
+    Stops after ``steps`` halvings, or when the bracket is ``rel_tol`` narrow relative to ``hi``. Returns the
+    last value that fitted and the number of halvings.
+    """
+    if (rel_tol is None) == (steps is None):
+        raise ValueError("give either rel_tol or steps")
+    n = 0
+    while n < steps if steps is not None else hi - lo > rel_tol * hi:  # type: ignore[operator]
+        mid = (lo + hi) / 2
+        n += 1
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo, n
 
 
 def uniform_multiplier_widths(

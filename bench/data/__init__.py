@@ -10,14 +10,14 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from morph._registry import Registry
+from morph.registry import Registry
 
 from bench.data import cifar, folder, inria, synthetic
 from bench.data.splits import DatasetSplits
 from bench.data.synthetic import SyntheticBuildings
-from bench.errors import DataError
+from bench.errors import BenchError, DataError
 
-DATASETS: Registry[Callable[..., DatasetSplits]] = Registry("data set")
+DATASETS: Registry[Callable[..., DatasetSplits]] = Registry("data set", error=BenchError)
 DATASETS.register("synthetic_buildings")(synthetic.synthetic_buildings)
 DATASETS.register("inria")(inria.inria)
 DATASETS.register("folder")(folder.folder)

@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from bench.errors import BenchError
-from morph._registry import Registry
+from morph.registry import Registry
 
 CaseDict = Mapping[str, Any]
 
@@ -58,7 +58,7 @@ class Executor(Protocol):
 
 
 #: name → factory(**settings); settings are ``jobs``, ``progress`` and the CLI options of that backend.
-EXECUTORS: Registry[Callable[..., Executor]] = Registry("executor")
+EXECUTORS: Registry[Callable[..., Executor]] = Registry("executor", error=BenchError)
 
 
 def get_executor(name: str, **settings: Any) -> Executor:
@@ -127,20 +127,14 @@ def run_job(
 def needs_run(results: Path, case: Any, *, force: bool = False, retry_failed: bool = False) -> bool:
     """Whether :func:`run_case` would do any work for ``case`` (the driver submits only these)."""
     from bench.pipeline import stage_records
-    from bench.pipeline.runner import STAGE_CACHE
-    from bench.store import has_checkpoint
+    from bench.store import has_checkpoint, resume_action, stage_cache
 
-    if force:
-        return True
     for stage, record in stage_records(results, case):
-        if record is None:
-            return True
-        if record.status == "diverged":
-            return False
-        if record.status == "failed":
-            return retry_failed
-        if not has_checkpoint(results / STAGE_CACHE, stage.key):
-            return True
+        status = None if record is None else record.status
+        action = resume_action(status, has_checkpoint(stage_cache(results), stage.key), force=force,
+                               retry_failed=retry_failed)
+        if action != "skip":
+            return action == "run"
     return False
 
 

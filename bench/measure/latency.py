@@ -187,3 +187,25 @@ def measure_latency(
         tuple(wall), str(dev), used, batch, shape, cudnn_benchmark_flag if is_cuda else None,
         tuple(gpu) if is_cuda else None, warmup, channels_last, dtype,
     )
+
+
+@dataclass(frozen=True)
+class TimingConditions:
+    """How one latency is taken: the one set of conditions both the reported latency and a measured budget
+    (``budget_by = "measurement"``) use, so a budget is searched under the conditions it is judged by."""
+
+    batch: int = 1
+    threads: int | None = None
+    warmup: int = 10
+    min_runs: int = 20
+    min_time_s: float = 1.0
+    cudnn_benchmark: bool = True
+    channels_last: bool = False
+    dtype: Dtype = "float32"
+
+    def measure(self, model: nn.Module, input_shape: Sequence[int], device: str | torch.device = "cpu"
+                ) -> LatencyMeasurement:
+        return measure_latency(model, input_shape, device=device, batch=self.batch, threads=self.threads,
+                               warmup=self.warmup, min_runs=self.min_runs, min_time_s=self.min_time_s,
+                               cudnn_benchmark_flag=self.cudnn_benchmark, channels_last=self.channels_last,
+                               dtype=self.dtype)

@@ -12,7 +12,7 @@ from torch import nn
 
 from bench.data import DatasetSplits, create_dataset
 from bench.errors import BenchError
-from bench.measure import count_macs, count_params, measure_latency, measure_peak_memory
+from bench.measure import TimingConditions, count_macs, count_params, measure_peak_memory
 from bench.model_spec import build_model
 from bench.suite import Case
 from bench.train import TrainConfig
@@ -71,6 +71,11 @@ class CaseContext:
         """Width per channel group of the seed model (the keys every stage's widths use)."""
         return group_widths(self.graph)
 
+    @cached_property
+    def layer_order(self) -> list[str]:
+        """The channel groups (the keys of every stage's widths) in the model's forward order."""
+        return [g.name for g in self.graph.groups]
+
     def model_at(self, widths: Mapping[str, int], *, seed_offset: int = 0) -> nn.Module:
         """A freshly initialised model at ``widths`` (group names), seeded by the case seed (+ offset)."""
         torch.manual_seed(self.case.seed + seed_offset)
@@ -86,6 +91,13 @@ class CaseContext:
         settings.update(overrides)
         return TrainConfig(**settings, seed=self.case.seed, device=self.device, progress=self.progress)  # type: ignore[arg-type]
 
+    def timing(self, batch: int) -> TimingConditions:
+        """The ``[measure]`` conditions of a latency at ``batch`` (reported latencies and measured budgets)."""
+        m = self.case.config.measure
+        return TimingConditions(batch=batch, threads=m.threads, warmup=m.warmup, min_runs=m.min_runs,
+                                min_time_s=m.min_time_s, cudnn_benchmark=m.cudnn_benchmark,
+                                channels_last=m.channels_last, dtype=m.dtype)
+
     def measure(self, model: nn.Module) -> dict[str, Any]:
         """Params, MACs/FLOPs (fvcore), latency per batch size and peak memory of ``model`` on this device."""
         m = self.case.config.measure
@@ -93,11 +105,7 @@ class CaseContext:
         count = count_macs(model, (1, *self.input_shape))
         latency = {}
         for batch in m.batch_sizes:
-            lat = measure_latency(
-                model, self.input_shape, device=self.device, batch=batch, threads=m.threads, warmup=m.warmup,
-                min_runs=m.min_runs, min_time_s=m.min_time_s, cudnn_benchmark_flag=m.cudnn_benchmark,
-                channels_last=m.channels_last, dtype=m.dtype,
-            )
+            lat = self.timing(batch).measure(model, self.input_shape, self.device)
             latency[f"{self.device}_b{batch}"] = lat.to_dict()
         memory = measure_peak_memory(model, self.input_shape, device=self.device, batch=m.batch_sizes[0])
         return {

@@ -21,20 +21,20 @@ from filelock import FileLock, Timeout
 
 from bench.console import warn_once
 from bench.errors import BenchError, CorruptFileError, one_line
+from bench.methods import StageSettings
+from bench.methods.products import Outcome, Product
 from bench.pipeline.context import CaseContext
 from bench.pipeline.plan import Stage, plan_case
-from bench.pipeline.stages import STAGES, Outcome, Product
 from bench.store import (
-    StageRecord, environment, has_checkpoint, load_checkpoint, record_path, save_checkpoint, try_read_record,
-    utc_now, write_record,
+    StageRecord, environment, has_checkpoint, load_checkpoint, record_path, resume_action, save_checkpoint,
+    stage_cache, try_read_record, utc_now, write_record,
 )
 from bench.store.fingerprint import check_same_data, data_fingerprint
 from bench.suite import Case
 
-STAGE_CACHE = ".stages"
 _RECORD_FIELDS = ("status", "error", "widths", "params", "macs", "flops", "latency", "peak_memory_bytes",
                   "train_time_s", "throughput", "metrics", "history", "histogram", "extra", "started_at", "ended_at",
-                  "env", "per_image")
+                  "env")
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def _record(case: Case, stage: Stage, fields: dict[str, Any], *, reused: bool) -
 def _cached(results: Path, stage: Stage) -> tuple[Product, dict[str, Any]] | None:
     """The stage's stored product, or None; a corrupt one is skipped with a warning (the stage is redone and
     overwrites it)."""
-    root = results / STAGE_CACHE
+    root = stage_cache(results)
     if not has_checkpoint(root, stage.key):
         return None
     try:
@@ -101,8 +101,8 @@ def _cached(results: Path, stage: Stage) -> tuple[Product, dict[str, Any]] | Non
         warn_once(f"skipped a corrupt checkpoint: {exc}")
         return None
     info, fields = ckpt.metadata.get("info"), ckpt.metadata.get("fields")
-    return Product(ckpt.widths, ckpt.state_dict, info if isinstance(info, dict) else {}), \
-        fields if isinstance(fields, dict) else {}
+    product = Product.from_info(ckpt.widths, ckpt.state_dict, info if isinstance(info, dict) else {}, stage.spec.facts)
+    return product, fields if isinstance(fields, dict) else {}
 
 
 def _execute(ctx: CaseContext, stage: Stage, parent: Product | None) -> Outcome:
@@ -110,10 +110,11 @@ def _execute(ctx: CaseContext, stage: Stage, parent: Product | None) -> Outcome:
     record with a one-line reason (the traceback is kept in ``extra``), so a bad setting in one case, whatever
     it raises (TypeError, re.error, OverflowError, ...), never stops the cases after it."""
     try:
-        outcome = STAGES[stage.name](ctx, stage, parent)
+        outcome = stage.spec.run(ctx, StageSettings(ctx.case.config.morph, stage.spec), parent)
         if outcome.product is not None:
             measured = ctx.measure(ctx.model_at(outcome.product.widths))
-            measured["extra"] = {**outcome.fields.get("extra", {}), **measured["extra"]}
+            measured["extra"] = {**outcome.fields.get("extra", {}), **measured["extra"],
+                                 "layer_order": ctx.layer_order}  # widths are kept with sorted keys
             outcome.fields.update(measured)
             outcome.fields.setdefault("widths", outcome.product.widths)  # learn keeps its alive widths
         return outcome
@@ -136,20 +137,23 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
         path = record_path(results, case.id, stage.name, stage.iteration)
         existing = try_read_record(path)
         if existing is not None and stage.parent is None and not options.force:
-            check_same_data(fields_extra({"extra": existing.extra}).get("data"), fingerprint, f"{path} (stage {stage.label})")
-        if existing is not None and not options.force:
-            if existing.status == "diverged" or (existing.status == "failed" and not options.retry_failed):
-                _notify(options, StageEvent(case, stage, existing.status, existing, replayed=True))
-                return existing.status
-            if existing.status == "ok" and has_checkpoint(results / STAGE_CACHE, stage.key):
-                _notify(options, StageEvent(case, stage, "done", existing))
-                continue
-        with stage_lock(results / STAGE_CACHE, stage.key, f"{case.id} {stage.label}"):
+            check_same_data(fields_extra({"extra": existing.extra}).get("data"), fingerprint,
+                            f"{path} (stage {stage.label})")
+        status = None if existing is None else existing.status
+        action = resume_action(status, existing is not None and has_checkpoint(stage_cache(results), stage.key),
+                               force=options.force, retry_failed=options.retry_failed)
+        if action == "stop":
+            _notify(options, StageEvent(case, stage, str(status), existing, replayed=True))
+            return str(status)
+        if action == "skip":
+            _notify(options, StageEvent(case, stage, "done", existing))
+            continue
+        with stage_lock(stage_cache(results), stage.key, f"{case.id} {stage.label}"):
             redo = options.force and stage.key not in options.fresh
             cached = None if redo else _cached(results, stage)  # a run that held the lock may have made it
             if cached is not None and stage.parent is None:
                 check_same_data(fields_extra(cached[1]).get("data"), fingerprint,
-                                f"{results / STAGE_CACHE / stage.key} (stage {stage.label})")
+                                f"{stage_cache(results) / stage.key} (stage {stage.label})")
             if cached is not None:
                 product, fields = cached
                 parent_products[stage.key] = product
@@ -172,7 +176,7 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
                 outcome.fields["extra"] = {**fields_extra(outcome.fields), "data": fingerprint}
             record = _record(case, stage, outcome.fields, reused=False)
             if record.status == "ok" and outcome.product is not None:
-                save_checkpoint(results / STAGE_CACHE, stage.key, outcome.product.state or {},
+                save_checkpoint(stage_cache(results), stage.key, outcome.product.state or {},
                                 outcome.product.widths,
                                 {"info": _finite(outcome.product.info), "fields": _finite(outcome.fields)})
                 parent_products[stage.key] = outcome.product
@@ -210,7 +214,7 @@ def stage_lock(root: Path, key: str, what: str = "") -> Iterator[None]:
 def _load_product(results: Path, stage: Stage) -> Product:
     cached = _cached(results, stage)
     if cached is None:
-        raise BenchError(f"stage {stage.label} ({stage.key}): its product is missing from {results / STAGE_CACHE}; "
+        raise BenchError(f"stage {stage.label} ({stage.key}): its product is missing from {stage_cache(results)}; "
                          "rerun with --force")
     return cached[0]
 

@@ -30,6 +30,7 @@ import pandas as pd
 from bench.report._format import fmt_comparison, fmt_count, fmt_fixed
 from bench.report._groups import group_label, layer_order
 from bench.stats import Comparison, compare, evaluations
+from bench.store.records import is_missing as _missing
 
 #: A spread of val Dice across symmetry levels up to this much (or twice the seed-to-seed std) is "no effect".
 DICE_TOLERANCE = 0.02
@@ -89,10 +90,6 @@ _STAGE = re.compile(r"^(Base|Shrunk|Expanded)(?: (\d+))?$")
 def _get(row: Mapping[str, Any] | pd.Series, key: str, default: Any = None) -> Any:
     value = row.get(key, default) if hasattr(row, "get") else default
     return default if _missing(value) else value
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _close(a: Any, b: float) -> bool:
@@ -242,8 +239,9 @@ def _by_interval(c: Comparison, low_ok: float, high_bad: float) -> str:
     return UNDECIDED
 
 
-def _first_last(names: Sequence[str]) -> tuple[str, str] | None:
-    convs = [n for n in layer_order(list(names)) if not n.startswith(("up", "fc"))]
+def _first_last(names: Sequence[str], recorded: Sequence[str] | None = None) -> tuple[str, str] | None:
+    convs = [n for n in layer_order(list(names), recorded) if not n.startswith(("up", "fc"))]
+
     return (convs[0], convs[-1]) if len(convs) >= 2 else None
 
 
@@ -268,7 +266,7 @@ def later_layers_shrink_more(df: pd.DataFrame) -> Verdict:
         seed = base.iloc[0]["widths"] if len(base) else None
         if not isinstance(alive, Mapping) or not isinstance(seed, Mapping):
             continue
-        ends = _first_last([n for n in alive if n in seed])
+        ends = _first_last([n for n in alive if n in seed], extra.get("layer_order"))
         if ends is None:
             continue
         first, last = ends

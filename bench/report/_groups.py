@@ -7,38 +7,37 @@ Why here and not in the tables: every table and figure must agree on what a "gro
 from __future__ import annotations
 
 import json
-import math
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from bench.store.records import STAGE_ORDER
+from bench.methods import baseline_matched_settings, baseline_names, baseline_stages, stage_title
+from bench.store.records import STAGE_ORDER, is_missing
 
-UNIFORM = "Uniform (same budget)"
-#: Morph settings the uniform baseline depends on; mirrors ``bench.pipeline.plan.UNIFORM_DEPS`` (a test checks
-#: they agree; report imports store only, so it does not import the pipeline).
-UNIFORM_MATCH = ("budget", "expand_factor", "resource", "device_profile", "budget_by", "multiple", "min_width",
-                 "symmetry", "channel_divisor")
+#: Morph settings a baseline's stage key hashes: a baseline group serves the learner groups that agree on them.
+UNIFORM_MATCH = tuple(sorted(baseline_matched_settings()))
 _SEED = re.compile(r"(^|,)seed=[^,]*$")
 
 
 def stage_label(stage: str, iteration: Any) -> str:
-    """The blog's column names: Base, Shrunk, Expanded, Shrunk 1, Expanded 1, …; Uniform (same budget)."""
-    names = {"base": "Base", "learn": "Learn", "shrink": "Shrunk", "expand": "Expanded", "uniform": UNIFORM}
-    name = names.get(stage, stage)
-    if _missing(iteration) or int(iteration) <= 1:
+    """The blog's column names: Base, Shrunk, Expanded, Shrunk 1, Expanded 1, …; Uniform (same budget) (each
+    stage's title as its method declares it)."""
+    name = stage_title(stage)
+    if is_missing(iteration) or int(iteration) <= 1:
         return name
     return f"{name} {int(iteration) - 1}"
 
 
 def stage_rank(stage: str, iteration: Any) -> tuple[int, int, str]:
-    """Sort key: base, then each iteration's learn → shrink → expand, then uniform, then anything else."""
-    if stage == "uniform":
+    """Sort key: base, then each iteration's learn → shrink → expand, then the baselines' stages (uniform), then
+    anything else."""
+    if stage in baseline_stages():
         return (10**6, 0, stage)
     if stage not in STAGE_ORDER:
         return (10**6 + 1, 0, stage)
-    return (0 if _missing(iteration) else int(iteration), STAGE_ORDER[stage], stage)
+    return (0 if is_missing(iteration) else int(iteration), STAGE_ORDER[stage], stage)
 
 
 def group_label(label: str) -> str:
@@ -69,15 +68,16 @@ def _attach_uniform(df: pd.DataFrame) -> pd.DataFrame:
             (not c.startswith("config.morph.") or c.removeprefix("config.morph.") in UNIFORM_MATCH)]
     signature = {g: _signature(rows, keys) for g, rows in df.groupby(["suite", "group"], sort=True)}
     methods = {g: set(rows["method"]) for g, rows in df.groupby(["suite", "group"], sort=True)}
+    baselines = baseline_names()
     parts, dropped = [df], set()
     for (suite, group), rows in df.groupby(["suite", "group"], sort=True):
-        if methods[(suite, group)] != {"uniform"}:
+        if not methods[(suite, group)] or not methods[(suite, group)] <= baselines:
             continue
         targets = [g for (s, g), sig in signature.items()
-                   if s == suite and sig == signature[(suite, group)] and "uniform" not in methods[(s, g)]]
+                   if s == suite and sig == signature[(suite, group)] and not methods[(s, g)] & baselines]
         if targets:
             dropped.add((suite, group))
-            uniform = rows[rows["stage"] == "uniform"]
+            uniform = rows[rows["stage"].isin(baseline_stages())]
             parts += [uniform.assign(group=target) for target in targets]
     merged = pd.concat(parts, ignore_index=True)
     keep = [(s, g) not in dropped for s, g in zip(merged["suite"], merged["group"])]
@@ -90,11 +90,7 @@ def _signature(rows: pd.DataFrame, keys: list[str]) -> str:
 
 
 def _plain(value: Any) -> Any:
-    return None if _missing(value) else value
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    return None if is_missing(value) else value
 
 
 def sorted_stages(df: pd.DataFrame) -> list[str]:
@@ -106,10 +102,28 @@ def sorted_stages(df: pd.DataFrame) -> list[str]:
 _ROLE = {"encoder": 0, "decoder": 1, "segmentation_head": 2}
 
 
-def layer_order(names: list[str]) -> list[str]:
+def layer_order(names: list[str], recorded: Sequence[str] | None = None) -> list[str]:
+    """``names`` in the model's own (forward) order: as ``recorded`` (a record's ``extra.layer_order``, see
+    :func:`recorded_order`) says, names it lacks after it; without one, a guess for records written before
+    records carried it (widths are kept with sorted keys)."""
+    if recorded:
+        present = set(names)
+        known = [n for n in recorded if n in present]
+        return known + _guessed_order([n for n in names if n not in set(known)])
+    return _guessed_order(names)
+
+
+def recorded_order(rows: pd.DataFrame) -> list[str] | None:
+    """The model's own layer order from the first of ``rows`` whose record carries one."""
+    for extra in rows["extra"] if "extra" in rows else ():
+        if isinstance(extra, Mapping) and extra.get("layer_order"):
+            return list(extra["layer_order"])
+    return None
+
+
+def _guessed_order(names: list[str]) -> list[str]:
     """U-Net layers in data-flow order (enc0 … bottleneck, then up/dec from deep to shallow); others in natural
-    order with an smp model's encoder before its decoder and head (records keep widths with sorted keys, so the
-    model's own order is not stored)."""
+    order with an smp model's encoder before its decoder and head."""
     pattern = re.compile(r"^(enc|up|dec)(\d+)(?:\.(\d+))?$")
     matches = [pattern.match(n) for n in names]
     if not names or not all(matches):

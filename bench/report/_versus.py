@@ -16,6 +16,7 @@ import re
 
 import pandas as pd
 
+from bench.methods import baseline_stages, learner_final_stages
 from bench.report._format import fmt_count, fmt_delta, fmt_p, fmt_sig
 from bench.report._groups import natural_key, prepare
 from bench.stats import AHEAD, BEHIND, Comparison, compare, evaluations
@@ -79,7 +80,7 @@ def render(df: pd.DataFrame) -> str | None:
     p = prepare(ok)
     lines, tally = [], {}
     for (suite, group), rows in sorted(p.groupby(["suite", "group"]), key=lambda kv: (kv[0][0], natural_key(kv[0][1]))):
-        expand, uniform = rows[rows["stage"] == "expand"], rows[rows["stage"] == "uniform"]
+        expand, uniform = rows[rows["stage"].isin(learner_final_stages())], rows[rows["stage"].isin(baseline_stages())]
         if expand.empty or uniform.empty:
             continue
         expand = expand[expand["iteration"] == expand["iteration"].max()]

@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter, NullFormatter
 
 from bench.report._format import mean_std
-from bench.report._groups import layer_order, natural_key, prepare, sorted_stages
+from bench.report._groups import layer_order, natural_key, prepare, recorded_order, sorted_stages
 
 _RC = {"svg.hashsalt": "morph-bench", "figure.dpi": 100, "savefig.dpi": 100, "font.size": 8}
 _MARKERS = {"base": "*", "shrink": "v", "expand": "^", "uniform": "s"}
@@ -98,7 +98,7 @@ def widths_figure(df: pd.DataFrame, title: str) -> Figure | None:
     widths = [w for w in data.get("widths", []) if isinstance(w, Mapping)]
     if not widths:
         return None
-    layers = layer_order(sorted({n for w in widths for n in w}))
+    layers = layer_order(sorted({n for w in widths for n in w}), recorded_order(data))
     # rotated layer names take height: smp names (≈40 characters) would otherwise squeeze the axes to nothing
     height = max(3.6, 2.4 + 0.08 * max(len(n) for n in layers))
     fig = Figure(figsize=(max(6.0, 0.35 * len(layers) + 2), height), layout="constrained")

@@ -12,10 +12,11 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
-from morph._registry import Registry
+from bench.errors import BenchError
+from morph.registry import Registry
 
 Section = Callable[[pd.DataFrame], "str | None"]
-_SECTIONS: Registry[Section] = Registry("report section")
+_SECTIONS: Registry[Section] = Registry("report section", error=BenchError)
 BLOG_COMPARISON = "Blog vs this run"
 BLOG_FRAGMENT = "blog_comparison.md"
 VERSUS_UNIFORM = "MorphNet vs uniform at equal budget"

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from bench.store.records import STAGE_ORDER
+from bench.store.records import STAGE_ORDER, stage_label
 
 COLUMNS = {
     "label": "Case", "stage_label": "Stage", "status": "Status", "params_m": "Params (M)",
@@ -30,7 +30,7 @@ def summary_table(df: pd.DataFrame, errors: bool = False) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=list(COLUMNS.values()))
     out = df.copy()
-    out["stage_label"] = [s if pd.isna(i) else f"{s}-it{int(i)}" for s, i in zip(out["stage"], out["iteration"])]
+    out["stage_label"] = [stage_label(s, i) for s, i in zip(out["stage"], out["iteration"])]
     out["params_m"] = out["params"] / 1e6
     out["gflops"] = out["flops"] / 1e9
     out["latency_ms"] = out.apply(_latency_ms, axis=1)

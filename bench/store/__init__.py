@@ -7,11 +7,14 @@ from bench.store.checkpoints import Checkpoint, has_checkpoint, load_checkpoint,
 from bench.store.environment import environment, machine_id
 from bench.store.loading import iter_records, load_records, load_results, record_statuses, should_run
 from bench.store.records import (
-    SCHEMA_VERSION, StageRecord, Status, read_record, record_path, try_read_record, utc_now, write_record,
+    SCHEMA_VERSION, StageRecord, Status, read_record, record_path, stage_label, try_read_record, utc_now, write_record,
 )
+from bench.store.resume import STAGE_CACHE, resume_action, stage_cache
 
 __all__ = [
+    "STAGE_CACHE", "resume_action", "stage_cache",
     "SCHEMA_VERSION", "Checkpoint", "StageRecord", "Status", "environment", "has_checkpoint", "iter_records",
     "load_checkpoint", "load_records", "load_results", "machine_id", "read_archive", "read_record", "record_path",
-    "record_statuses", "save_checkpoint", "should_run", "try_read_record", "utc_now", "write_archives", "write_record",
+    "record_statuses", "save_checkpoint", "should_run", "stage_label", "try_read_record", "utc_now", "write_archives",
+    "write_record",
 ]

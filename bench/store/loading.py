@@ -14,6 +14,7 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.store.archive import SUFFIX, read_archive
 from bench.store.records import StageRecord, Status, try_read_record
+from bench.store.resume import resume_action
 
 RecordKey = tuple[str, str, int | None]
 #: Nested fields spread into dotted columns (``metrics.val.dice``, ``config.morph.symmetry``, ``env.torch``).
@@ -114,9 +115,5 @@ def record_statuses(results_dir: str | Path) -> dict[RecordKey, Status]:
 
 
 def should_run(status: Status | None, *, force: bool = False, retry_failed: bool = False) -> bool:
-    """Resume rule (asv's skip-existing-successful): run what is missing; ``force`` reruns everything;
-    ``retry_failed`` reruns "failed" records. "diverged" is a result (too strong a regularizer, say), so only
-    ``force`` reruns it."""
-    if force or status is None:
-        return True
-    return status == "failed" and retry_failed
+    """Whether a stage with this record status (and its product kept) runs again: :func:`resume_action`."""
+    return resume_action(status, True, force=force, retry_failed=retry_failed) == "run"

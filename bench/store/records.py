@@ -89,7 +89,7 @@ class StageRecord:
 
     @property
     def filename(self) -> str:
-        return f"{self.stage}.json" if self.iteration is None else f"{self.stage}-it{self.iteration}.json"
+        return f"{stage_label(self.stage, self.iteration)}.json"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -127,9 +127,18 @@ def migrate(data: dict[str, Any], source: str = "record") -> dict[str, Any]:
     return data
 
 
+def stage_label(stage: str, iteration: Any = None) -> str:
+    """``learn-it2`` for an iteration of a repeated stage, the stage name otherwise (file names, CLI, tables)."""
+    return stage if is_missing(iteration) else f"{stage}-it{int(iteration)}"
+
+
+def is_missing(value: Any) -> bool:
+    """None or NaN (a missing iteration in a DataFrame column)."""
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def record_path(results_dir: str | Path, case_id: str, stage: str, iteration: int | None = None) -> Path:
-    name = f"{stage}.json" if iteration is None else f"{stage}-it{iteration}.json"
-    return Path(results_dir) / case_id / name
+    return Path(results_dir) / case_id / f"{stage_label(stage, iteration)}.json"
 
 
 def write_record(results_dir: str | Path, record: StageRecord) -> Path:

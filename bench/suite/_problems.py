@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from bench.errors import BenchError
-from morph._registry import did_you_mean
+from morph.registry import did_you_mean
 
 Loc = tuple[str | int, ...]
 

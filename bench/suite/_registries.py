@@ -6,14 +6,21 @@ and a suite file with a typo should be rejected without building anything.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import typing
 from collections.abc import Callable
 from typing import Any
 
-RESOURCES = ("params", "flops", "latency")
-SOURCES = ("gamma", "group_lasso")
-METHODS = ("morphnet", "blog", "uniform")
+#: ``morph.<key>`` → (module, registry): the names a suite may give are the registry's entries.
+_MORPH_NAMES = {"method": ("bench.methods", "METHODS"), "resource": ("morph.resources", "RESOURCES"),
+                "source": ("morph.sources", "SOURCES")}
+
+
+def registered(kind: str) -> list[str]:
+    """Names ``morph.method`` / ``morph.resource`` / ``morph.source`` may take (imported on first use)."""
+    module, table = _MORPH_NAMES[kind]
+    return getattr(importlib.import_module(module), table).names()  # type: ignore[no-any-return]
 
 
 def model_names() -> list[str]:

@@ -14,16 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from pydantic_core import PydanticCustomError
 
 from bench.suite import _registries as reg
-from morph._registry import did_you_mean
+from morph.registry import did_you_mean
 
 # allow_inf_nan=False: TOML has inf and nan, and no setting means anything at either (a case id cannot even hash them)
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 _WITH_KWARGS = ConfigDict(strict=True, extra="allow", frozen=True, allow_inf_nan=False)
 SECTIONS = ("data", "model", "train", "morph", "measure")
 
-Method = Literal["morphnet", "blog", "uniform"]
-Resource = Literal["params", "flops", "latency"]
-Source = Literal["gamma", "group_lasso"]
 Optim = Literal["adam", "sgd"]
 Dtype = Literal["float32", "float16", "bfloat16"]
 
@@ -244,9 +241,9 @@ class MorphSettings(BaseModel):
     """
 
     model_config = _STRICT
-    method: Method = "morphnet"
-    resource: Resource = "flops"
-    source: Source = "gamma"
+    method: str = "morphnet"
+    resource: str = "flops"
+    source: str = "gamma"
     strength: float = Field(1e-9, ge=0)
     threshold: float = Field(1e-2, gt=0)
     min_fraction: float = Field(0.0, ge=0, le=1)
@@ -269,6 +266,14 @@ class MorphSettings(BaseModel):
     warm_start: bool = True
     index_shift_bug: bool = False
     dead_layers: bool = True
+
+    @field_validator("method", "resource", "source")
+    @classmethod
+    def _registered(cls, name: str, info: Any) -> str:
+        known = reg.registered(info.field_name)
+        if name not in known:
+            raise ValueError(unknown_name(info.field_name, name, known))
+        return name
 
     @field_validator("device_profile")
     @classmethod

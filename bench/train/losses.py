@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from bench.errors import BenchError
-from morph._registry import did_you_mean
+from morph.registry import did_you_mean
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 Task = Literal["segmentation", "classification"]

@@ -1,46 +1,20 @@
-"""Handler tables for the graph builder: which modules are layers or norms, and which traced ops pass
-channels through unchanged.
+"""Handler tables for the graph builder: which modules are layers (their :class:`~morph.layers.LayerRule`) or
+norms, and which traced ops pass channels through unchanged.
 
-The builder knows no layer type; it looks types up here. Torch-Pruning treats every autograd op it does not
-recognise as element-wise, which is a silent wrong answer for a channel shuffle or a channel-axis mean, so
-ops are checked against an allow-list instead and anything else raises ``UnsupportedLayerError``.
+The builder knows no layer type; it looks types up here and in :mod:`morph.layers`. Torch-Pruning treats every
+autograd op it does not recognise as element-wise, which is a silent wrong answer for a channel shuffle or a
+channel-axis mean, so ops are checked against an allow-list instead and anything else raises
+``UnsupportedLayerError``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
 from morph.errors import UnsupportedLayerError
-
-LayerInfo = dict[str, Any]
-
-
-def _conv(m: nn.Module) -> LayerInfo:
-    assert isinstance(m, nn.Conv2d)
-    return dict(kind="conv", kernel=tuple(m.kernel_size), groups=m.groups,
-                in_channels=m.in_channels, out_channels=m.out_channels)
-
-
-def _tconv(m: nn.Module) -> LayerInfo:
-    assert isinstance(m, nn.ConvTranspose2d)
-    return dict(kind="tconv", kernel=tuple(m.kernel_size), groups=m.groups,
-                in_channels=m.in_channels, out_channels=m.out_channels)
-
-
-def _linear(m: nn.Module) -> LayerInfo:
-    assert isinstance(m, nn.Linear)
-    return dict(kind="linear", kernel=(1, 1), groups=1, in_channels=m.in_features, out_channels=m.out_features)
-
-
-LAYER_RULES: dict[type[nn.Module], Callable[[nn.Module], LayerInfo]] = {
-    nn.Conv2d: _conv,
-    nn.ConvTranspose2d: _tconv,
-    nn.Linear: _linear,
-}
-"""Weighted ops → their cost-relevant attributes (subclasses such as smp's same-padding conv match)."""
+from morph.layers import LayerRules, LayerSpec
 
 NORM_TYPES: tuple[type[nn.Module], ...] = (
     nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm,
@@ -58,16 +32,16 @@ PASSTHROUGH_OPS: tuple[str, ...] = (
 _AXIS_OPS = ("mean", "sum", "stack", "amax", "amin")
 
 
-def layer_info(name: str, m: nn.Module) -> LayerInfo | None:
-    """Cost attributes of a weighted module, ``None`` for a module that is not a layer."""
-    for cls in type(m).__mro__:
-        if cls in LAYER_RULES:
-            info = LAYER_RULES[cls](m)
-            if info["groups"] > 1 and not (info["groups"] == info["in_channels"] == info["out_channels"]):
-                raise UnsupportedLayerError(f"{name} ({type(m).__name__}): grouped conv with groups="
-                                            f"{info['groups']} has no channel rule (only depthwise is supported)")
-            return info
-    return None
+def layer_info(name: str, m: nn.Module, rules: LayerRules) -> LayerSpec | None:
+    """What the builder reads of a weighted module, ``None`` for a module that is not a layer."""
+    rule = rules.for_module(m)
+    if rule is None:
+        return None
+    info = rule.spec(m)
+    if info.groups > 1 and not (info.groups == info.in_channels == info.out_channels):
+        raise UnsupportedLayerError(f"{name} ({type(m).__name__}): grouped conv with groups="
+                                    f"{info.groups} has no channel rule (only depthwise is supported)")
+    return info
 
 
 def check_op(grad_fn: Any, where: str) -> None:

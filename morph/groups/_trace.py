@@ -11,15 +11,17 @@ from torch_pruning import ops
 
 from morph.errors import UnsupportedLayerError
 from morph.groups._rules import NORM_TYPES, check_op, layer_info
+from morph.layers import LayerRules
 from morph.modes import eval_mode
 
 
-def record_shapes(model: nn.Module, x: torch.Tensor) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+def record_shapes(model: nn.Module, x: torch.Tensor, rules: LayerRules
+                  ) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
     """Layer name → (input shape, output shape), in forward order, from one no-grad forward."""
     seen: dict[str, list[tuple[tuple[int, ...], tuple[int, ...]]]] = {}
     handles = []
     for name, m in model.named_modules():
-        if layer_info(name, m) is None:
+        if layer_info(name, m, rules) is None:
             continue
 
         def hook(mod: nn.Module, inp: Any, out: Any, name: str = name) -> None:
@@ -40,19 +42,20 @@ def record_shapes(model: nn.Module, x: torch.Tensor) -> dict[str, tuple[tuple[in
     return {n: c[0] for n, c in seen.items()}
 
 
-def dependency_graph(model: nn.Module, x: torch.Tensor) -> tp.DependencyGraph:
-    """Torch-Pruning's graph (it walks ``grad_fn``s, so grad must be on), with every op checked."""
+def dependency_graph(model: nn.Module, x: torch.Tensor, rules: LayerRules) -> tp.DependencyGraph:
+    """Torch-Pruning's graph (it walks ``grad_fn``s, so grad must be on), with every op checked; layer types
+    Torch-Pruning does not know come with their rule's pruner."""
     with torch.enable_grad():
-        dg = tp.DependencyGraph().build_dependency(model, example_inputs=x)
+        dg = tp.DependencyGraph().build_dependency(model, example_inputs=x, customized_pruners=rules.pruners() or None)
     for mod, node in dg.module2node.items():
-        _check_node(mod, node, dg)
+        _check_node(mod, node, rules)
     return dg
 
 
-def _check_node(mod: Any, node: Any, dg: tp.DependencyGraph) -> None:
+def _check_node(mod: Any, node: Any, rules: LayerRules) -> None:
     where = node._name or f"op#{getattr(mod, 'id', '?')}"
     if isinstance(mod, nn.Module) and not type(mod).__module__.startswith("torch_pruning"):
-        if layer_info(where, mod) is None and not isinstance(mod, NORM_TYPES):
+        if layer_info(where, mod, rules) is None and not isinstance(mod, NORM_TYPES):
             raise UnsupportedLayerError(f"{where} ({type(mod).__name__}): no channel rule for this module")
         return
     if isinstance(mod, nn.Parameter):
@@ -65,7 +68,7 @@ def _check_node(mod: Any, node: Any, dg: tp.DependencyGraph) -> None:
             raise UnsupportedLayerError(f"{where} (cat): concatenation along dim {dim}, not channels")
         return
     if isinstance(mod, ops._ReshapeOp):
-        if not _feeds_only_linear(node):
+        if not _feeds_only_flat(node, rules):
             raise UnsupportedLayerError(f"{where} ({node.grad_fn.name()}): a reshape that does not flatten "
                                         "into a linear layer can mix channels")
         return
@@ -77,15 +80,17 @@ def _check_node(mod: Any, node: Any, dg: tp.DependencyGraph) -> None:
     raise UnsupportedLayerError(f"{where} ({name}): channel split/slice/expand has no channel rule")
 
 
-def _feeds_only_linear(node: Any) -> bool:
-    """True when everything downstream of a reshape reaches linear layers through pass-through ops only."""
+def _feeds_only_flat(node: Any, rules: LayerRules) -> bool:
+    """True when everything downstream of a reshape reaches flat-input layers (linear) through pass-through
+    ops only."""
     stack, seen = list(node.outputs), set()
     while stack:
         n = stack.pop()
         if id(n) in seen:
             continue
         seen.add(id(n))
-        if isinstance(n.module, nn.Linear):
+        rule = rules.for_module(n.module) if isinstance(n.module, nn.Module) else None
+        if rule is not None and rule.flat_input:
             continue
         if isinstance(n.module, ops._ElementWiseOp) or isinstance(n.module, ops._ReshapeOp):
             stack.extend(n.outputs)

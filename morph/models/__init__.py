@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import nn
 
-from morph._registry import Registry
+from morph.registry import Registry
 from morph.models.cifar_cnn import CNN_LAYERS, CifarCNN, blog_cifar_cnn, cifar_cnn_widths
 from morph.models.smp_factory import SMP_ARCHS, smp_model
 from morph.models.unet import UNet, blog_encoder_decoder, blog_unet, blog_unet_one_conv, unet_layer_names, unet_widths

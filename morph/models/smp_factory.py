@@ -26,7 +26,7 @@ def smp_model(
         raise MorphError(f"unknown smp architecture '{arch}' (known: {', '.join(SMP_ARCHS)})")
     encoders = set(smp.encoders.get_encoder_names())
     if encoder not in encoders and not encoder.startswith("tu-"):
-        from morph._registry import did_you_mean
+        from morph.registry import did_you_mean
 
         raise MorphError(f"unknown smp encoder '{encoder}'{did_you_mean(encoder, encoders)}")
     kwargs.setdefault("encoder_weights", None)

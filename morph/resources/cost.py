@@ -7,33 +7,34 @@ so that a rebuilt model's ``sum(p.numel())`` is predicted exactly; the other thr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from morph._registry import Registry
+from morph.registry import Registry
 from morph.errors import MorphError
 from morph.graph import ChannelGraph, ChannelGroup, FixedInput, Layer
 from morph.resources.devices import Device, get_device
 from morph.resources.terms import Terms, flop_terms, param_terms
 
 
+SideFn = Callable[[Layer, int, "Device | None"], tuple[Terms, ...]]
+
+
 @dataclass(frozen=True)
 class Resource:
-    """A named cost model; ``unit`` says what one unit of cost is."""
+    """A named cost model: ``terms`` gives a layer's roofline sides (a layer costs the largest); ``unit`` says
+    what one unit of cost is; ``exact_params`` adds the norm and constant parameters outside any layer."""
 
     name: str
     unit: str
+    terms: SideFn
     needs_device: bool = False
     exact_params: bool = False
 
     def sides(self, layer: Layer, batch: int = 1, device: Device | None = None) -> tuple[Terms, ...]:
-        if self.name == "flops":
-            return (flop_terms(layer, batch),)
-        if self.name == "latency":
-            if device is None:
-                raise MorphError("the latency resource needs a device (e.g. device='V100')")
-            return device.layer_sides(layer, batch)
-        return (param_terms(layer, with_bias=self.exact_params),)
+        if self.needs_device and device is None:
+            raise MorphError(f"the {self.name} resource needs a device (e.g. device='V100')")
+        return self.terms(layer, batch, device)
 
     def group_coeff(self, group: ChannelGroup) -> float:
         """Cost per alive channel of a group outside any layer (norm affine parameters)."""
@@ -44,13 +45,30 @@ class Resource:
 
 
 RESOURCES: Registry[Resource] = Registry("resource")
+
+
+def register_resource(resource: Resource) -> Resource:
+    """Add a cost model (one per name). Returns it."""
+    RESOURCES.register(resource.name)(resource)
+    return resource
+
+
+def _device_sides(layer: Layer, batch: int, device: Device | None) -> tuple[Terms, ...]:
+    """The device's own sides: (compute, memory) for a roofline profile, one additive side for a calibrated one."""
+    assert device is not None
+    return device.layer_sides(layer, batch)
+
+
 for _r in (
-    Resource("params", "weights (MorphNet model size: conv/linear kernels only)"),
-    Resource("params_exact", "parameters (weights + biases + norm affine + constant)", exact_params=True),
-    Resource("flops", "FLOPs per batch (2 per multiply-add)"),
-    Resource("latency", "seconds per batch (roofline, per layer)", needs_device=True),
+    Resource("params", "weights (MorphNet model size: conv/linear kernels only)",
+             lambda layer, batch, device: (param_terms(layer),)),
+    Resource("params_exact", "parameters (weights + biases + norm affine + constant)",
+             lambda layer, batch, device: (param_terms(layer, with_bias=True),), exact_params=True),
+    Resource("flops", "FLOPs per batch (2 per multiply-add)", lambda layer, batch, device: (flop_terms(layer, batch),)),
+    Resource("latency", "seconds per batch (the device's model per layer: roofline or calibrated)", _device_sides,
+             needs_device=True),
 ):
-    RESOURCES.register(_r.name)(_r)
+    register_resource(_r)
 
 
 def resource_names() -> list[str]:

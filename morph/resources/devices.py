@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from morph._registry import Registry
+from morph.registry import Registry
 from morph.graph import Layer
 from morph.resources.terms import Terms, compute_terms, memory_terms
 

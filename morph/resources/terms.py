@@ -7,18 +7,17 @@ Every resource is the same shape per layer and roofline side::
 
 where ``n`` are alive counts and ``r`` sums of channel strengths; ``reg`` is MorphNet's relaxation (§1.6; the
 depthwise term ``dw`` is its special case; ``const``, a calibrated latency's per-call cost, has no gradient).
-Latency has two sides (compute, memory) and takes whichever binds.
-The coefficient functions are a handler table keyed by layer kind, like the grouping rules.
+Latency has two sides (compute, memory) and takes whichever binds. Which spatial size a layer's multiply-adds
+scale with is its layer rule's (:mod:`morph.layers`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from morph.errors import UnsupportedLayerError
 from morph.graph import Layer
+from morph.layers import rule_of
 
 if TYPE_CHECKING:
     from morph.resources.devices import DeviceProfile
@@ -50,8 +49,7 @@ class Terms:
 
 
 def _spatial(layer: Layer) -> int:
-    # A transposed conv's MACs scale with its input (the small side), as MorphNet's Conv2DBackpropInput.
-    h, w = layer.in_hw if layer.kind == "tconv" else layer.out_hw
+    h, w = rule_of(layer).cost_hw(layer)
     return h * w
 
 
@@ -60,8 +58,7 @@ def _kernel_area(layer: Layer) -> int:
 
 
 def _check(layer: Layer) -> None:
-    if layer.kind not in ("conv", "tconv", "linear"):
-        raise UnsupportedLayerError(f"{layer.name} ({layer.kind}): no cost rule for this layer kind")
+    rule_of(layer)  # raises UnsupportedLayerError for a kind no rule covers
 
 
 def flop_terms(layer: Layer, batch: int = 1) -> Terms:
@@ -94,5 +91,3 @@ def compute_terms(layer: Layer, device: DeviceProfile, batch: int = 1) -> Terms:
     """Seconds of arithmetic at the device's peak."""
     return flop_terms(layer, batch).scaled(1.0 / device.peak_flops)
 
-
-SideFn = Callable[[Layer, int, "DeviceProfile | None"], tuple[Terms, ...]]

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from morph.errors import MorphError
 from morph.graph import ChannelGraph, ChannelGroup
-from morph.sources.base import GroupStrength, Member, register_source
-
-# Which weight axis holds a producer's output channels.
-_OUT_DIM: dict[type[nn.Module], int] = {nn.Conv2d: 0, nn.ConvTranspose2d: 1, nn.Linear: 0}
-
-
-def _out_dim(name: str, m: nn.Module) -> int:
-    for cls in type(m).__mro__:
-        if cls in _OUT_DIM:
-            return _OUT_DIM[cls]
-    raise MorphError(f"{name} ({type(m).__name__}): no group-lasso rule for this producer")
-
+from morph.layers import rule_of
+from morph.sources.base import ChannelRMSStrength, GroupStrength, Member, ScaleStrength, register_source
 
 @register_source("group_lasso")
 def group_lasso(graph: ChannelGraph, group: ChannelGroup) -> GroupStrength:
@@ -27,11 +16,11 @@ def group_lasso(graph: ChannelGraph, group: ChannelGroup) -> GroupStrength:
     """
     members = []
     for p in group.producers:
-        m = graph.modules[p]
-        if getattr(m, "groups", 1) > 1 and len(group.producers) > 1:
+        layer = graph.layer(p)
+        if layer.groups > 1 and len(group.producers) > 1:
             continue
-        members.append(Member(p, m.weight, _out_dim(p, m)))  # type: ignore[arg-type]
-    return GroupStrength("group_lasso", tuple(members))
+        members.append(Member(p, graph.modules[p].weight, rule_of(layer).out_dim))  # type: ignore[arg-type]
+    return ChannelRMSStrength("group_lasso", tuple(members))
 
 
 @register_source("gamma")
@@ -43,4 +32,4 @@ def gamma(graph: ChannelGraph, group: ChannelGroup) -> GroupStrength:
                if isinstance(m := graph.modules[n], nn.modules.batchnorm._BatchNorm) and m.weight is not None]
     if not members:
         return group_lasso(graph, group)
-    return GroupStrength("gamma", tuple(members))
+    return ScaleStrength("gamma", tuple(members))

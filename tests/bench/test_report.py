@@ -166,10 +166,15 @@ def test_stage_labels_and_layer_order() -> None:
     assert {"stages", "widths", "setup", "summary"} <= set(table_names())
 
 
-def test_uniform_match_mirrors_the_pipeline() -> None:
-    from bench.pipeline.plan import UNIFORM_DEPS
+def test_uniform_match_is_what_the_uniform_stage_keys() -> None:
+    from bench.methods import get_method
 
-    assert {d.removeprefix("morph.") for d in UNIFORM_DEPS} == set(UNIFORM_MATCH)
+    spec = get_method("uniform").spec("uniform")
+    assert set(UNIFORM_MATCH) == {r.removeprefix("morph.") for r in spec.reads if r.startswith("morph.")}
+    # the settings uniform results were matched by before methods declared their stages (committed reports),
+    # plus channel_divisor (added later; absent from old records, which match as before)
+    assert set(UNIFORM_MATCH) == {"budget", "expand_factor", "resource", "device_profile", "budget_by", "multiple",
+                                  "min_width", "symmetry", "channel_divisor"}
 
 
 def test_setup_table_names_machine_commit_and_packages(results: Path) -> None:
@@ -241,3 +246,16 @@ def test_versus_flags_costs_not_budgeted() -> None:
     u = pd.DataFrame({"flops": [0.55e9], "latency.cpu_b1.median_s": [0.0143]})
     assert cost_flag(m, u, "latency.cpu_b1.median_s") == "FLOPs +107%, latency +55%"
     assert cost_flag(u.assign(flops=0.56e9), u, "latency.cpu_b1.median_s") == ""
+
+
+def test_layer_order_uses_the_recorded_order_and_guesses_for_old_records() -> None:
+    import pandas as pd
+
+    from bench.report._groups import recorded_order
+
+    names = ["b.conv", "a.conv", "head"]
+    assert layer_order(names) == ["a.conv", "b.conv", "head"]  # the guess: natural order
+    rows = pd.DataFrame({"extra": [{}, {"layer_order": ["b.conv", "a.conv", "gone", "head"]}]})
+    assert recorded_order(rows) == ["b.conv", "a.conv", "gone", "head"]
+    assert layer_order(names + ["new"], recorded_order(rows)) == ["b.conv", "a.conv", "head", "new"]
+    assert recorded_order(pd.DataFrame({"extra": [{}, None]})) is None

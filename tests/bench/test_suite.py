@@ -213,7 +213,7 @@ def test_wrong_type_at_top_level_and_in_a_profile(tmp_path: Path) -> None:
 def test_include_value_error_points_at_the_include(tmp_path: Path) -> None:
     text = BASE + '[matrix]\n"morph.symmetry" = [1]\ninclude = [{ "morph.symmetry" = 1, "morph.resource" = "time" }]\n'
     assert problems(tmp_path, text) == [
-        "matrix.include[0].morph.resource: expected 'params', 'flops' or 'latency' (got \"time\")"
+        "matrix.include[0].morph.resource: unknown resource 'time'"
     ]
 
 

@@ -11,10 +11,10 @@ from collections.abc import Callable
 import pandas as pd
 
 from bench.errors import BenchError
-from morph._registry import Registry
+from morph.registry import Registry
 
 Table = Callable[[pd.DataFrame], pd.DataFrame]
-_TABLES: Registry[Table] = Registry("report table")
+_TABLES: Registry[Table] = Registry("report table", error=BenchError)
 #: ``@register_table("stages")`` makes a table available to :func:`create_table` and the renderer.
 register_table = _TABLES.register
 

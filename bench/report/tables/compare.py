@@ -12,6 +12,7 @@ import pandas as pd
 
 from bench.report._groups import group_label, natural_key, stage_rank
 from bench.stats import compare, evaluations
+from bench.store.records import stage_label
 
 KEY = ["Suite", "Case", "Stage"]
 #: (metric, column, factor to the displayed unit); latency columns are added per device found on both sides.
@@ -23,7 +24,7 @@ METRICS = (("Parameters", "params", 1.0), ("FLOPs", "flops", 1.0), ("Train time 
 def _keyed(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     out["Suite"], out["Case"] = out["suite"], out["label"]
-    out["Stage"] = [s if i is None or i != i else f"{s}-it{int(i)}" for s, i in zip(out["stage"], out["iteration"])]
+    out["Stage"] = [stage_label(s, i) for s, i in zip(out["stage"], out["iteration"])]
     out["_rank"] = [stage_rank(s, i) for s, i in zip(out["stage"], out["iteration"])]
     return out
 

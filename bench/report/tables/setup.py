@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from bench.report.tables import register_table
+from bench.store.records import is_missing as _missing
 
 _SKIP_DATA = {"name", "path", "path_env"}
 _TRAIN_KEYS = ("optimizer", "lr", "epochs", "batch_size", "amp", "deterministic")
@@ -32,10 +33,6 @@ def _text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
 
 
 def _join(values: Iterable[str], empty: str = "not recorded", varies: str = "mixed") -> str:

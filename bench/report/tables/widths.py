@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from bench.report._groups import grouped, layer_order, prepare, sorted_stages
+from bench.report._groups import grouped, layer_order, prepare, recorded_order, sorted_stages
 from bench.report.tables import register_table
 
 _ENC = re.compile(r"^enc(\d+)\.[01]$")
@@ -67,7 +67,7 @@ def widths_table(df: pd.DataFrame) -> pd.DataFrame:
         names = sorted({n for w in all_widths for n in w})
         blocks = unet_blocks(names)
         layer_rows = ([(title, [f"{p}.0", f"{p}.1"]) for title, p in blocks] if blocks
-                      else [(n, [n]) for n in layer_order(names)])
+                      else [(n, [n]) for n in layer_order(names, recorded_order(rows))])
         by_stage = {s: _widths(r) for s, r in rows.groupby("stage_label", sort=False)}
         for title, layers in layer_rows:
             out.append({"Group": group, "Layer": title,

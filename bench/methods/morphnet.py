@@ -1,0 +1,108 @@
+"""MorphNet: learn structure with a resource-weighted regularizer, shrink to the alive widths, expand with one
+width multiplier per tie set to the budget; repeated ``morph.iterations`` times."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from bench.methods.base import Method, StageSettings, StageSpec, register_method
+from bench.methods.products import AliveWidths
+
+#: Every structure-learning setting. Both learning methods key their learn stage by all of them (what results
+#: were keyed by before stages declared their settings), so a method reads a subset.
+LEARN_READS = tuple(f"morph.{k}" for k in (
+    "method", "resource", "source", "strength", "threshold", "optimizer", "lr", "strength_lr", "relative_strength",
+    "target_cost", "epochs", "proximal", "device_profile", "warm_start", "dead_layers",
+))
+#: Every shrink setting (both learning methods' shrink stages are keyed by all of them).
+SHRINK_READS = tuple(f"morph.{k}" for k in ("min_fraction", "min_width", "multiple", "symmetry", "index_shift_bug",
+                                             "channel_divisor"))
+#: What meeting a budget reads.
+BUDGET_READS = tuple(f"morph.{k}" for k in ("budget", "expand_factor", "resource", "device_profile", "budget_by"))
+
+
+def learn(ctx: Any, m: StageSettings, parent: Any) -> Any:
+    """Train with λ·G(θ) (in the loss, or as a proximal step), λ fixed or steered to ``target_cost``; the
+    product carries the alive widths."""
+    from bench.pipeline import stages as S
+    from bench.methods.products import Outcome, Product
+    from bench.train import TrainHooks, train
+    from morph import MorphNetRegularizer, ProximalStep
+    from morph.schedule import StrengthController
+
+    model = S.regularized_model(ctx, parent, m.warm_start)
+    reg = MorphNetRegularizer(model, ctx.example, resource=m.resource, source=m.source, threshold=m.threshold,
+                              device=S.device_profile(m))
+    config = S.learn_config(ctx, m)
+    lam = S.strength_lambda(m.strength, m.relative_strength, lambda: reg.penalty())
+    state = {"lam": lam}  # λ, which a target_cost controller changes after every step
+    seed_cost = reg.cost()
+    control = None
+    if m.target_cost is not None:
+        steps = config.epochs * math.ceil(len(ctx.splits.train) / config.batch_size)
+        control = StrengthController(m.target_cost, steps)
+
+    def epoch_end(epoch: int) -> dict[str, float]:
+        alive = reg.alive_counts()
+        return {"reg_cost": reg.cost(), "reg_penalty": float(reg.penalty().detach()), "lambda": state["lam"],
+                "alive_fraction": sum(alive.values()) / sum(g.width for g in reg.graph.groups)}
+
+    prox = ProximalStep(reg, lam) if m.proximal else None
+
+    def after_step(optimizer: Any) -> None:
+        if prox is not None:
+            prox.strength = state["lam"]
+            prox.after_step(optimizer)
+        if control is not None:
+            state["lam"] = control.update(state["lam"], reg.cost() / seed_cost if seed_cost > 0 else math.nan)
+
+    groups = S.param_groups(model, reg, m.strength_lr)
+    hooks = TrainHooks(extra_loss=None if m.proximal else (lambda: state["lam"] * reg.penalty()),
+                       after_step=after_step, on_epoch_end=epoch_end, param_groups=groups)
+    result = train(model, ctx.splits, config, hooks=hooks)
+    fields = S.train_fields(result)
+    names = {g.id: g.name for g in reg.graph.groups}
+    alive = {names[i]: int(n) for i, n in reg.alive_counts().items()}
+    strengths = reg.strengths()
+    import torch
+
+    fields["histogram"] = S.histogram(torch.cat([s.flatten() for s in strengths.values()]), m.source)
+    fields["widths"] = alive
+    fields["extra"].update({"alive": alive, "lambda": lam, "final_lambda": state["lam"], "seed_cost": seed_cost,
+                            "initial_cost": fields["history"].get("reg_cost", [math.nan])[0],
+                            "sources": {n: g.source for n, g in reg.groups.items()}})
+    product = Product(dict(parent.widths), S.cpu_state(model), AliveWidths(alive)) if result.ok else None
+    return Outcome(product, fields)
+
+
+def shrink(ctx: Any, m: StageSettings, parent: Any) -> Any:
+    """Alive widths (floored by ``min_fraction``/``min_width``, rounded to ``multiple`` and ``channel_divisor``),
+    tied, retrained."""
+    from bench.pipeline import stages as S
+    from morph import apply_ties, derive_widths
+
+    alive = parent.facts_as(AliveWidths).alive
+    widths = derive_widths(alive, parent.widths, min_fraction=m.min_fraction, min_width=m.min_width,
+                           multiple=m.multiple if m.multiple > 1 else None, divisor=m.channel_divisor)
+    return S.train_from_scratch(ctx, apply_ties(widths, S.ties(ctx, m.symmetry)))
+
+
+def expand(ctx: Any, m: StageSettings, parent: Any) -> Any:
+    """The shrunk widths times the largest multiplier within the budget, retrained."""
+    from bench.pipeline import stages as S
+
+    target = S.multiplier_target(ctx, m, parent.widths)
+    return S.train_from_scratch(ctx, target.pop("widths"), notes=target)
+
+
+MORPHNET = register_method(Method(
+    name="morphnet", label="MorphNet",
+    stages=(
+        StageSpec("learn", "Learn", learn, reads=LEARN_READS, facts=AliveWidths),
+        StageSpec("shrink", "Shrunk", shrink, reads=SHRINK_READS),
+        StageSpec("expand", "Expanded", expand, reads=BUDGET_READS,
+                  inherits=("min_width", "min_fraction", "multiple", "symmetry", "channel_divisor")),
+    ),
+    meets_budget="width multiplier search over the shrunk widths (one multiplier per tie set, greedy top-up)",
+))
