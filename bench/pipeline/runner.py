@@ -1,9 +1,8 @@
 """Run one case's stages with resume: finished stages are read back, shared ones reused, failures recorded.
 
-On disk (``results/``):
-- ``<case_id>/<stage>[-it<k>].json``: the case's record of each stage (what reports read);
-- ``.stages/<stage key>/``: the stage's product (weights + widths + the record's fields), written before the
-  case record, so a killed run loses at most the stage it was in and redoes nothing that finished.
+The results layout and the resume rule are :mod:`bench.store.resume`'s. A stage's product (weights + widths +
+the record's fields) is written before the case record, so a killed run loses at most the stage it was in and
+redoes nothing that finished.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from bench.suite import Case
 
 _RECORD_FIELDS = ("status", "error", "widths", "params", "macs", "flops", "latency", "peak_memory_bytes",
                   "train_time_s", "throughput", "metrics", "history", "histogram", "extra", "started_at", "ended_at",
-                  "env")
+                  "env", "per_image")
 
 
 @dataclass(frozen=True)

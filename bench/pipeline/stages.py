@@ -42,6 +42,7 @@ def train_fields(result: TrainResult) -> dict[str, Any]:
         "status": result.status, "error": result.message or None, "metrics": metrics, "history": history,
         "train_time_s": result.train_time_s, "throughput": sum(rates) / len(rates) if rates else None,
         "extra": {"best_epoch": result.best_epoch, "monitor": result.monitor, "steps": result.steps},
+        "per_image": {split: counts for split, counts in result.per_image.items() if counts},
     }
 
 

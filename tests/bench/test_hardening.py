@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.pipeline import plan_case, runner as pipeline_runner
-from bench.pipeline.runner import STAGE_CACHE
+from bench.store import STAGE_CACHE
 from bench.store import StageRecord, save_checkpoint, write_record
 from bench.suite import load_suite
 
