@@ -17,9 +17,10 @@ The budget is reached as the authors reach a MACs target (``progressive_pruning`
 a step is applied group by group with each cut's cost predicted first (one step of a small net, or one
 GroupNorm group at high resolution, can remove several percent of the cost): a cut that would land more than
 ``tolerance`` under the budget is shortened to the fewest of its channels that reach the budget, or skipped
-when its channels cannot be split (GroupNorm blocks). The cost function is the harness's own: a function of the widths per channel
-group name (``morph.search.graph_cost_fn`` or a measured latency), read off the pruned modules through the
-channel graph traced before pruning. Layers whose outputs are fixed (the head) are never pruned.
+when its channels cannot be split (GroupNorm blocks). The cost function is the harness's own: a function of
+the widths per channel group name (``morph.search.graph_cost_fn`` or a measured latency), read off the pruned
+modules through the channel graph traced before pruning. Layers whose outputs are fixed (the head) are never
+pruned. A measured cost function is called once per group on the steps near the budget, so it should be cheap.
 """
 
 from __future__ import annotations
