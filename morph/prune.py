@@ -81,29 +81,31 @@ class _GroupNormPruner(tp.pruner.GroupNormPruner):
                 continue
             scale = alpha ** ((imp.max() - imp) / (imp.max() - imp.min()))
             for item in group:
-                _decay(item, scale, self.reg, self.DG, bias)
+                _decay(item, scale, self.reg, bias)
 
 
-def _decay(item: Any, scale: torch.Tensor, reg: float, dg: tp.DependencyGraph, bias: bool) -> None:
+def _decay(item: Any, scale: torch.Tensor, reg: float, bias: bool) -> None:
+    """The library's per-member update, dispatched on the pruning function as it does (depthwise convs, whose
+    handlers are their own, are skipped as there), with the weight axis taken from the layer."""
     layer, fn, idxs = item.dep.target.module, item.dep.handler, list(item.idxs)
-    if not isinstance(layer, (nn.modules.conv._ConvNd, nn.Linear, nn.modules.batchnorm._BatchNorm)):
-        return
     if getattr(layer, "weight", None) is None or layer.weight.grad is None:
         return
-    s = scale.index_select(0, torch.tensor(list(item.root_idxs), device=scale.device))
-    if isinstance(layer, nn.modules.batchnorm._BatchNorm):
-        if not dg.is_out_channel_pruning_fn(fn):
-            return
-        dim = 0
-    elif getattr(layer, "groups", 1) > 1:
-        return  # depthwise/grouped convs: the library skips them too (their handlers are not conv/linear)
+    transposed = getattr(layer, "transposed", False)
+    if fn in (tp.prune_conv_out_channels, tp.prune_linear_out_channels):
+        dims = [(layer.weight, 1 if transposed else 0)]
+    elif fn in (tp.prune_conv_in_channels, tp.prune_linear_in_channels):
+        if getattr(layer, "groups", 1) > 1:
+            return  # grouped convs' inputs: the library's slicing there is not reproduced
+        dims = [(layer.weight, 0 if transposed else 1)]
+    elif fn == tp.prune_batchnorm_out_channels:
+        dims = [(layer.weight, 0)]
     else:
-        out = dg.is_out_channel_pruning_fn(fn)
-        transposed = getattr(layer, "transposed", False)
-        dim = (1 if transposed else 0) if out else (0 if transposed else 1)
-    _add_decay(layer.weight, dim, idxs, s, reg)
-    if bias and dim == 0 and dg.is_out_channel_pruning_fn(fn) and getattr(layer, "bias", None) is not None:
-        _add_decay(layer.bias, 0, idxs, s, reg)
+        return
+    if bias and fn not in (tp.prune_conv_in_channels, tp.prune_linear_in_channels) and layer.bias is not None:
+        dims.append((layer.bias, 0))
+    s = scale.index_select(0, torch.tensor(list(item.root_idxs), device=scale.device))
+    for p, dim in dims:
+        _add_decay(p, dim, idxs, s, reg)
 
 
 def _add_decay(p: nn.Parameter, dim: int, idxs: list[int], s: torch.Tensor, reg: float) -> None:
