@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from morph.errors import MorphError, UnsupportedLayerError
+from morph.gates import bypassed
 from morph.graph import ChannelGraph, ChannelGroup, FixedInput, Layer
 from morph.groups._rules import NORM_TYPES, layer_info
 from morph.groups._trace import dependency_graph, eval_mode, record_shapes
@@ -40,7 +41,7 @@ def build_graph(model: nn.Module, example_input: torch.Tensor, fixed: Iterable[s
     unknown = fixed - set(names.values())
     if unknown:
         raise MorphError(f"fixed layers not in the model: {sorted(unknown)}")
-    with eval_mode(model):
+    with eval_mode(model), bypassed(model):
         shapes = record_shapes(model, example_input)
         dg = dependency_graph(model, example_input)
         tp_groups = list(dg.get_all_groups(root_module_types=[nn.modules.conv._ConvNd, nn.Linear]))

@@ -1,8 +1,10 @@
-"""Per-channel strength and the alive decision: ``"gamma"`` (|BN γ|) and ``"group_lasso"`` (weight RMS)."""
+"""Per-channel strength and the alive decision: ``"gamma"`` (|BN γ|), ``"group_lasso"`` (weight RMS) and
+``"logistic_sigmoid"`` (FiGS gates, :mod:`morph.gates`)."""
 
 from __future__ import annotations
 
 from morph.sources import gamma as _gamma  # noqa: F401  (registers the sources)
+from morph.sources import logistic_sigmoid as _logistic_sigmoid  # noqa: F401
 from morph.sources.base import SOURCES, GroupStrength, Member, channel_rms, create_source, register_source, source_names
 
 __all__ = ["SOURCES", "GroupStrength", "Member", "channel_rms", "create_source", "register_source", "source_names"]
