@@ -38,6 +38,7 @@ from morph._registry import Registry
 from morph.errors import MorphError
 from morph.graph import ChannelGraph
 from morph.groups import build_graph
+from morph.modes import eval_mode
 
 CostFn = Callable[[Mapping[str, int]], float]
 
@@ -202,7 +203,7 @@ class Pruning:
         kept = [self.model.get_submodule(lay.name) for lay in self.graph.layers
                 if lay.out_group is None and not lay.depthwise]
         opts = {**self.criterion.options, **self.options}
-        with torch.enable_grad():
+        with torch.enable_grad(), eval_mode(self.model):  # tracing must not move BN running statistics
             return self.criterion.pruner(
                 self.model, self.example_input, self.criterion.importance(), global_pruning=True,
                 pruning_ratio=1.0, iterative_steps=steps, ignored_layers=kept, round_to=self.round_to, **opts)

@@ -164,6 +164,34 @@ def test_group_norm_regularize_matches_library_where_it_works() -> None:
         assert torch.allclose(grads[0][n], grads[1][n], rtol=1e-5, atol=1e-9), n
 
 
+def test_sparse_training_then_pruning() -> None:
+    """The harness's order: build the pruner on the trained model, train with ``regularize()``, prune."""
+    model, x = trained_like(blog_unet(8)), torch.randn(4, 3, 32, 32)
+    stats = [m.running_mean.clone() for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    pruning = Pruning(model, x[:1], "slimming", iterative_steps=100, reg=1e-2)
+    assert all(torch.equal(a, m.running_mean) for a, m in
+               zip(stats, [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]))  # tracing left BN alone
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    for _ in range(3):
+        _backward(model, x)
+        pruning.regularize()
+        opt.step()
+    budget = 0.5 * params(model)
+    result = pruning.prune_to(budget, graph_cost_fn(pruning.graph, "params_exact"))
+    assert result.model is model and 0.98 * budget <= params(model) <= budget
+    assert model.train()(x).shape == (4, 1, 32, 32)
+
+
+def test_latency_budget() -> None:
+    model, x = trained_like(blog_unet(8)), torch.randn(1, 3, 64, 64)
+    cost_fn = graph_cost_fn(build_graph(model, x), "latency", device="V100")
+    base = cost_fn({g.name: g.width for g in build_graph(model, x).groups})
+    result = prune_to_budget(model, x, "l1_norm", 0.5 * base, cost_fn, iterative_steps=100)
+    again = graph_cost_fn(build_graph(result.model, x), "latency", device="V100")  # traced afresh
+    cost = again({g.name: g.width for g in build_graph(result.model, x).groups})
+    assert 0.98 * result.budget <= cost <= result.budget
+
+
 def test_random_is_seeded() -> None:
     model, x = blog_unet(8), torch.randn(1, 3, 32, 32)
     cost_fn = graph_cost_fn(build_graph(model, x), "params_exact")
