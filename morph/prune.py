@@ -152,8 +152,8 @@ class PruneResult:
         cost: ``cost_fn(widths)``.
         base_cost: the cost before pruning.
         budget: what was asked.
-        steps: pruning steps taken, of ``iterative_steps``.
-        iterative_steps: the step count of the schedule that reached the budget.
+        steps: pruning steps taken (the last one possibly in part).
+        iterative_steps: the schedule's step count.
     """
 
     model: nn.Module
@@ -281,15 +281,12 @@ class Pruning:
 
     def _after(self, group: Any) -> dict[str, int]:
         """The widths per group name once ``group`` is pruned (it is not pruned here)."""
-        after = self.widths()
-        for item in group:
-            mod = item.dep.target.module
-            name = self._group_name.get(id(mod))
+        now = self.widths()
+        after = dict(now)
+        for item in group:  # each producer of a channel group loses the same channels
+            name = self._group_name.get(id(item.dep.target.module))
             if name is not None and self.pruner.DG.is_out_channel_pruning_fn(item.dep.handler):
-                # Torch-Pruning drops indices past the current width: a group it yields twice in one step
-                # (FPN's lateral convs) comes the second time with indices from before the first cut.
-                n = _out_channels(mod)
-                after[name] = min(after[name], n - len({int(i) for i in item.idxs if int(i) < n}))
+                after[name] = now[name] - len({int(i) for i in item.idxs})
         return after
 
 
