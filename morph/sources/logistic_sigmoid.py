@@ -39,7 +39,9 @@ class LogisticSigmoidStrength(GroupStrength):
 
 @register_source("logistic_sigmoid")
 def logistic_sigmoid(graph: ChannelGraph, group: ChannelGroup, **options: Any) -> GroupStrength:
-    """Gates after the group's norms (or on its producers' outputs), inserted into the model if missing."""
+    """Gates after the group's norms (or on its producers' outputs), inserted into the model if missing: then
+    build the optimizer after the regularizer, or call :func:`morph.gates.insert_gates` first (its options,
+    e.g. ``regularize_on_mask=False``, stay with the gates the source reuses)."""
     gates = gate_group(graph, group, **options)
     members = tuple(Member(site, g.logits, 0) for site, g in gates.gates)
     return LogisticSigmoidStrength("logistic_sigmoid", members, gates)
