@@ -13,14 +13,14 @@ name              importance                                   pruner (``regular
 ================  ===========================================  =============================================
 
 The budget is reached as the authors reach a MACs target (``progressive_pruning``): ``pruning_ratio=1.0``,
-``iterative_steps`` (400) small global steps, stopping when the cost is at or under the budget. Near the budget
-a step is applied group by group with each cut's cost predicted first (one step of a small net, or one
-GroupNorm group at high resolution, can remove several percent of the cost): a cut that would land more than
-``tolerance`` under the budget is shortened to the fewest of its channels that reach the budget, or skipped
-when its channels cannot be split (GroupNorm blocks). The cost function is the harness's own: a function of
-the widths per channel group name (``morph.search.graph_cost_fn`` or a measured latency), read off the pruned
-modules through the channel graph traced before pruning. Layers whose outputs are fixed (the head) are never
-pruned. A measured cost function is called once per group on the steps near the budget, so it should be cheap.
+``iterative_steps`` (400) small global steps, stopping when the cost is at or under the budget. Each step is
+applied group by group with each cut's cost predicted first (one step of a small net, a late step that
+catches up, or one GroupNorm group at high resolution can remove several percent of the cost): a cut that
+would land more than ``tolerance`` under the budget is shortened to the fewest of its channels that reach the
+budget, or skipped when its channels cannot be split (GroupNorm blocks). The cost function is the harness's
+own: a function of the widths per channel group name (``morph.search.graph_cost_fn``), read off the pruned
+modules through the channel graph traced before pruning; it is called a few times per group and step, so it
+should be cheap (a measured latency is not). Layers whose outputs are fixed (the head) are never pruned.
 """
 
 from __future__ import annotations
@@ -235,20 +235,15 @@ class Pruning:
             raise MorphError(f"tolerance must be in [0, 1), got {tolerance}")
         floor = (1 - tolerance) * budget
         base = cost = cost_fn(self.widths())
-        drop = 0.0
         with torch.random.fork_rng(), torch.enable_grad():
             torch.manual_seed(self.seed)
             while cost > budget and self.pruner.current_step < self.pruner.iterative_steps:
-                before = cost
-                # A step that may cross the budget is applied group by group, each cut predicted first.
-                careful = drop == 0 or cost - 3 * drop <= budget or cost <= 1.1 * budget
+                # Every cut is predicted before it is made: late steps of the linear schedule, and steps that
+                # catch up on channels earlier steps could not take, can remove most of what is left at once.
                 for group in self.pruner.step(interactive=True):
-                    if not careful:
-                        group.prune()
-                    elif (cost := self._cut(group, cost, budget, floor, cost_fn)) <= budget:
+                    if (cost := self._cut(group, cost, budget, floor, cost_fn)) <= budget:
                         break
                 cost = cost_fn(self.widths())
-                drop = max(drop, before - cost)
         if not floor <= cost <= budget:
             raise MorphError(f"{self.criterion.name}: cost {cost:.6g} after {self.pruner.current_step} of "
                              f"{self.pruner.iterative_steps} steps is not within {tolerance:.0%} under the budget "
