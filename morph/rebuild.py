@@ -12,7 +12,7 @@ keep ``groups == channels``; a GroupNorm gets the largest divisor of its new wid
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import torch
 from torch import nn
@@ -30,6 +30,7 @@ def rebuild(
     example_input: torch.Tensor | None = None,
     *,
     graph: ChannelGraph | None = None,
+    remove: Iterable[str] = (),
 ) -> nn.Module:
     """A re-initialised copy of ``model`` whose channel groups have the given widths.
 
@@ -38,15 +39,21 @@ def rebuild(
         widths: new width per group id, group name, width key, or producer layer name; others keep theirs.
         example_input: needed to trace a generic model when ``graph`` is not given.
         graph: the model's channel graph, if already built.
+        remove: block convs to leave out (layer removal, :mod:`morph.layer_removal`); models with
+            ``block_convs`` (the U-Nets) only.
 
     Raises:
-        MorphError: unknown keys, conflicting widths for one group, non-positive widths, indivisible groups.
+        MorphError: unknown keys, conflicting widths for one group, non-positive widths, indivisible groups,
+            layer removal on a model without blocks.
     """
     bad = {k: w for k, w in widths.items() if int(w) != w or w < 1}
     if bad:
         raise MorphError(f"widths must be positive integers, got {bad}")
+    remove = tuple(remove)
+    if remove and not hasattr(model, "block_convs"):
+        raise MorphError(f"{type(model).__name__} has no conv blocks: layer removal needs a morph.models U-Net")
     if _is_native(model):
-        return _rebuild_native(model, widths, graph)
+        return _rebuild_native(model, widths, graph, remove)
     if graph is None:
         if example_input is None:
             raise MorphError(f"rebuilding a {type(model).__name__} needs example_input or a graph")
@@ -60,11 +67,14 @@ def _is_native(model: nn.Module) -> bool:
     return all(callable(getattr(model, a, None)) for a in ("rebuild", "layer_modules")) and hasattr(model, "widths")
 
 
-def _rebuild_native(model: nn.Module, widths: Mapping[WidthKey, int], graph: ChannelGraph | None) -> nn.Module:
+def _rebuild_native(model: nn.Module, widths: Mapping[WidthKey, int], graph: ChannelGraph | None,
+                    remove: tuple[str, ...] = ()) -> nn.Module:
     new = dict(model.widths)  # type: ignore[attr-defined]
     qual = {id(m): n for n, m in model.named_modules()}
     key_of = {qual[id(m)]: k for k, m in model.layer_modules().items()}  # type: ignore[operator]
     for key, w in widths.items():
+        if key in remove:
+            continue
         if isinstance(key, str) and key in new:
             targets = [key]
         elif isinstance(key, str) and key in key_of:
@@ -76,6 +86,8 @@ def _rebuild_native(model: nn.Module, widths: Mapping[WidthKey, int], graph: Cha
             raise MorphError(f"{type(model).__name__} has no width key or layer '{key}' (keys: {', '.join(new)})")
         for t in targets:
             new[t] = int(w)
+    if remove:
+        return model.rebuild(new, remove=remove)  # type: ignore[operator,no-any-return]
     return model.rebuild(new)  # type: ignore[operator,no-any-return]
 
 

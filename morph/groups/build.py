@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from morph.errors import MorphError, UnsupportedLayerError
+from morph.gates import bypassed
 from morph.graph import ChannelGraph, ChannelGroup, FixedInput, Layer
 from morph.groups._rules import NORM_TYPES, layer_info
 from morph.groups._trace import dependency_graph, eval_mode, record_shapes
@@ -45,7 +46,7 @@ def build_graph(model: nn.Module, example_input: torch.Tensor, fixed: Iterable[s
     if unknown:
         raise MorphError(f"fixed layers not in the model: {sorted(unknown)}")
     rules = LayerRules(customized)
-    with eval_mode(model):
+    with eval_mode(model), bypassed(model):
         shapes = record_shapes(model, example_input, rules)
         dg = dependency_graph(model, example_input, rules)
         tp_groups = list(dg.get_all_groups(root_module_types=rules.root_types()))

@@ -9,7 +9,7 @@ the skip differ in size (odd sizes after max-pooling), and no BN/ReLU after the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 import torch
@@ -69,6 +69,21 @@ class ConvUnit(nn.Sequential):
         return next(m for m in self if isinstance(m, nn.BatchNorm2d))  # type: ignore[return-value]
 
 
+def _blocks(depth: int, convs_per_level: int, removed: frozenset[str]) -> dict[str, list[str]]:
+    """Block prefix (``enc{l}``, ``dec{l}``) → the width keys of its convs, without the removed ones."""
+    blocks = {f"{side}{l}": [f"{side}{l}.{i}" for i in range(convs_per_level)]
+              for side in ("enc", "dec") for l in range(depth + (side == "enc"))}
+    convs = {k for keys in blocks.values() for k in keys}
+    unknown = sorted(removed - convs)
+    if unknown:
+        raise MorphError(f"U-Net: only block convs can be removed, not {unknown} (convs: enc<l>.<i>, dec<l>.<i>)")
+    out = {p: [k for k in keys if k not in removed] for p, keys in blocks.items()}
+    empty = sorted(p for p, keys in out.items() if not keys)
+    if empty:
+        raise MorphError(f"U-Net: removing {sorted(removed)} leaves block(s) {empty} without a conv")
+    return out
+
+
 class UNet(nn.Module):
     """U-Net (or, with ``skips=False``, the plain encoder-decoder) at arbitrary per-layer widths.
 
@@ -80,6 +95,8 @@ class UNet(nn.Module):
         convs_per_level: 2 (the blog's main net) or 1 (its Table 5 variant).
         skips: concatenate encoder features into the decoder (U-Net) or not (encoder-decoder).
         order: ``"relu_bn"`` (the blog's code) or ``"bn_relu"`` (the usual order).
+        removed: block convs (``enc2.0``) left out, so their block is one conv shorter (layer removal); the
+            block's next conv takes its input, and a block's last remaining conv gives its output width.
     """
 
     def __init__(
@@ -92,66 +109,75 @@ class UNet(nn.Module):
         convs_per_level: int = 2,
         skips: bool = True,
         order: Order = "relu_bn",
+        removed: Iterable[str] = (),
     ) -> None:
         super().__init__()
         if depth < 1 or convs_per_level < 1:
             raise MorphError(f"depth and convs_per_level must be ≥ 1, got {depth} and {convs_per_level}")
         names = unet_layer_names(depth, convs_per_level, skips)
+        removed = frozenset(removed)
+        self.block_convs = _blocks(depth, convs_per_level, removed)
+        kept = [n for n in names if n not in removed]
         widths = dict(widths) if widths is not None else unet_widths(64, depth, convs_per_level, skips)
-        missing = [n for n in names if n not in widths]
+        missing = [n for n in kept if n not in widths]
         extra = [n for n in widths if n not in names]
         if missing or extra:
             raise MorphError(f"U-Net widths: missing {missing}, unexpected {extra}")
         bad = {n: w for n, w in widths.items() if int(w) != w or w < 1}
         if bad:
             raise MorphError(f"U-Net widths must be positive integers, got {bad}")
-        self.widths = {n: int(widths[n]) for n in names}
+        self.widths = {n: int(widths[n]) for n in kept}
         self.config = dict(
             in_channels=in_channels, classes=classes, depth=depth,
-            convs_per_level=convs_per_level, skips=skips, order=order,
+            convs_per_level=convs_per_level, skips=skips, order=order, removed=tuple(sorted(removed)),
         )
         self.depth, self.convs_per_level, self.skips = depth, convs_per_level, skips
         w = self.widths
-        last = convs_per_level - 1
 
         def block(prefix: str, cin: int) -> nn.Sequential:
             units = []
-            for i in range(convs_per_level):
-                units.append(ConvUnit(cin, w[f"{prefix}.{i}"], order))
-                cin = w[f"{prefix}.{i}"]
+            for key in self.block_convs[prefix]:
+                units.append(ConvUnit(cin, w[key], order))
+                cin = w[key]
             return nn.Sequential(*units)
+
+        def out_width(prefix: str) -> int:
+            return w[self.block_convs[prefix][-1]]
 
         self.encoder = nn.ModuleList()
         cin = in_channels
         for l in range(depth + 1):
             self.encoder.append(block(f"enc{l}", cin))
-            cin = w[f"enc{l}.{last}"]
+            cin = out_width(f"enc{l}")
         self.pool = nn.MaxPool2d(2, 2)
         self.ups = nn.ModuleList()
         self.decoder = nn.ModuleList()
         for l in reversed(range(depth)):
             self.ups.append(nn.ConvTranspose2d(cin, w[f"up{l}"], kernel_size=2, stride=2))
-            dec_in = w[f"up{l}"] + (w[f"enc{l}.{last}"] if skips else 0)
+            dec_in = w[f"up{l}"] + (out_width(f"enc{l}") if skips else 0)
             self.decoder.append(block(f"dec{l}", dec_in))
-            cin = w[f"dec{l}.{last}"]
+            cin = out_width(f"dec{l}")
         self.head = nn.Conv2d(cin, classes, kernel_size=1)
 
     def layer_modules(self) -> dict[str, nn.Module]:
         """Width key → the module whose output channels that width counts."""
         out: dict[str, nn.Module] = {}
         for l, blk in enumerate(self.encoder):
-            for i, unit in enumerate(blk):
-                out[f"enc{l}.{i}"] = unit.conv
+            for key, unit in zip(self.block_convs[f"enc{l}"], blk):
+                out[key] = unit.conv
         for k, (up, blk) in enumerate(zip(self.ups, self.decoder)):
             l = self.depth - 1 - k
             out[f"up{l}"] = up
-            for i, unit in enumerate(blk):
-                out[f"dec{l}.{i}"] = unit.conv
+            for key, unit in zip(self.block_convs[f"dec{l}"], blk):
+                out[key] = unit.conv
         return {n: out[n] for n in self.widths}
 
-    def rebuild(self, widths: Mapping[str, int]) -> UNet:
-        """A fresh (re-initialised) model of the same family at new widths."""
-        return UNet(widths, **self.config)  # type: ignore[arg-type]
+    def rebuild(self, widths: Mapping[str, int], remove: Iterable[str] = ()) -> UNet:
+        """A fresh (re-initialised) model of the same family at new widths, without the block convs this
+        model lacks and those in ``remove`` (widths given for removed convs are ignored)."""
+        config = dict(self.config)
+        config["removed"] = tuple(sorted(set(config["removed"]) | set(remove)))  # type: ignore[call-overload]
+        return UNet(widths, **config)  # type: ignore[arg-type]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []

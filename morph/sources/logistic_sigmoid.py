@@ -1,0 +1,47 @@
+"""The ``logistic_sigmoid`` source (FiGS): per-channel gates' sampled masks instead of |γ| (see morph.gates)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from morph.errors import MorphError
+from morph.gates import GateGroup, gate_group
+from morph.graph import ChannelGraph, ChannelGroup
+from morph.sources.base import GroupStrength, Member, register_source
+
+
+@dataclass(frozen=True)
+class LogisticSigmoidStrength(GroupStrength):
+    """A group's strength is its gates' regularization vector (``1 − Π(1 − m_i)`` over tied gates) and its
+    alive vector their OR of ``m ≥ 0.1``: the gates' own threshold, not the regularizer's (which is for
+    magnitudes such as |γ|)."""
+
+    gates: GateGroup
+
+    def per_member(self) -> list[torch.Tensor]:
+        return [g.regularization_vector() for _, g in self.gates.gates]
+
+    def strength(self) -> torch.Tensor:
+        return self.gates.regularization_vector()
+
+    def alive(self, threshold: float | None = None) -> torch.Tensor:
+        return self.gates.alive_vector()
+
+    def of_member(self, member: Member) -> torch.Tensor:
+        return dict(self.gates.gates)[member.name].regularization_vector()
+
+    def prox(self, member: Member, tau: float, mask: torch.Tensor | None) -> None:
+        raise MorphError("logistic_sigmoid gates learn through the penalty's gradient; they have no proximal step")
+
+
+@register_source("logistic_sigmoid")
+def logistic_sigmoid(graph: ChannelGraph, group: ChannelGroup, **options: Any) -> GroupStrength:
+    """Gates after the group's norms (or on its producers' outputs), inserted into the model if missing: then
+    build the optimizer after the regularizer, or call :func:`morph.gates.insert_gates` first (its options,
+    e.g. ``regularize_on_mask=False``, stay with the gates the source reuses)."""
+    gates = gate_group(graph, group, **options)
+    members = tuple(Member(site, g.logits, 0) for site, g in gates.gates)
+    return LogisticSigmoidStrength("logistic_sigmoid", members, gates)
