@@ -37,6 +37,9 @@ class ProximalStep:
     def __init__(self, regularizer: MorphNetRegularizer, strength: float, lr: float | None = None) -> None:
         if strength < 0:
             raise ValueError(f"strength must be ≥ 0, got {strength}")
+        without = sorted({src.kind for src in regularizer.sources if not src.proximal})
+        if without:
+            raise MorphError(f"source {', '.join(without)} has no proximal step: add λ·penalty() to the loss instead")
         self.reg, self.strength, self.lr = regularizer, strength, lr
 
     def __call__(self, optimizer: Any = None) -> None:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from morph.errors import MorphError, UnsupportedLayerError
+from morph.gates import remove_gates
 from morph.graph import ChannelGraph, FixedInput
 from morph.layers import fresh, rule_of
 
@@ -113,7 +114,7 @@ def group_id_widths(graph: ChannelGraph, widths: Mapping[WidthKey, int]) -> dict
 
 def _rebuild_generic(model: nn.Module, graph: ChannelGraph, new: Mapping[int, int]) -> nn.Module:
     width = {g.id: new.get(g.id, g.width) for g in graph.groups}
-    out = copy.deepcopy(model)
+    out = remove_gates(copy.deepcopy(model), fold=False)  # a rebuilt model is re-initialised: no FiGS gates
     for layer in graph.layers:
         n_in = sum(g.channels if isinstance(g, FixedInput) else width[g] for g in layer.in_groups)
         if layer.depthwise:  # channels = its inputs, even after a concat (then its outputs are no group)

@@ -37,6 +37,9 @@ class GroupStrength:
 
     kind: str
     members: tuple[Member, ...]
+    #: Whether the L1 part can be taken as a proximal step (:class:`morph.ProximalStep`); a source without one
+    #: learns through the penalty's gradient only.
+    proximal = True
 
     def of_member(self, member: Member) -> torch.Tensor:
         raise NotImplementedError

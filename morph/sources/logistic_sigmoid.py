@@ -8,18 +8,21 @@ from typing import Any
 import torch
 
 from morph.errors import MorphError
-from morph.gates import GateGroup, gate_group
+from morph.gates import GateGroup, combine_alive, gate_group, inference_mask
 from morph.graph import ChannelGraph, ChannelGroup
 from morph.sources.base import GroupStrength, Member, register_source
 
 
 @dataclass(frozen=True)
 class LogisticSigmoidStrength(GroupStrength):
-    """A group's strength is its gates' regularization vector (``1 − Π(1 − m_i)`` over tied gates) and its
-    alive vector their OR of ``m ≥ 0.1``: the gates' own threshold, not the regularizer's (which is for
-    magnitudes such as |γ|)."""
+    """A group's strength is its gates' regularization vector (``1 − Π(1 − m_i)`` over tied gates, the sampled
+    masks while training). Its alive vector is the OR over tied gates of the *inference* mask ≥ the gates'
+    threshold (0.1, not the regularizer's, which is for magnitudes such as |γ|), i.e. ``logit > 0``: what
+    morph-net's structure exporter reads from an inference graph. The training-mode mask is a random draw, and a
+    cost, a shrink or a λ controller must not depend on one."""
 
     gates: GateGroup
+    proximal = False
 
     def per_member(self) -> list[torch.Tensor]:
         return [g.regularization_vector() for _, g in self.gates.gates]
@@ -28,7 +31,9 @@ class LogisticSigmoidStrength(GroupStrength):
         return self.gates.regularization_vector()
 
     def alive(self, threshold: float | None = None) -> torch.Tensor:
-        return self.gates.alive_vector()
+        with torch.no_grad():
+            return combine_alive([inference_mask(g.logits, g.soft_mask_for_inference) >= g.alive_threshold
+                                  for _, g in self.gates.gates])
 
     def of_member(self, member: Member) -> torch.Tensor:
         return dict(self.gates.gates)[member.name].regularization_vector()

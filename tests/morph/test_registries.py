@@ -12,6 +12,8 @@ from morph import (
     DEVICES, LAYERS, RESOURCES, SOURCES, MorphNetRegularizer, ProximalStep, build_graph, derive_widths,
     graph_cost_fn, rebuild, width_multiplier_search,
 )
+from morph.errors import MorphError
+from morph.gates import LogisticSigmoidGate
 from morph.resources import graph_cost
 
 torch.set_num_threads(1)
@@ -57,10 +59,14 @@ def test_every_source_and_resource_end_to_end(source: str, resource: str) -> Non
     assert all(p.grad is not None for src in reg.sources for m in src.members for p in [m.param])
     opt.step()
     before = {n: s.clone() for n, s in reg.strengths().items()}
-    ProximalStep(reg, strength=10.0 / seed_cost, lr=1.0).after_step(opt)
-    after = reg.strengths()
-    assert all((after[n] <= before[n] + 1e-6).all() for n in before)  # a prox step only shrinks
-    assert any((after[n] < before[n]).any() for n in before)
+    if all(src.proximal for src in reg.sources):
+        ProximalStep(reg, strength=10.0 / seed_cost, lr=1.0).after_step(opt)
+        after = reg.strengths()
+        assert all((after[n] <= before[n] + 1e-6).all() for n in before)  # a prox step only shrinks
+        assert any((after[n] < before[n]).any() for n in before)
+    else:  # it learns through the penalty's gradient: a proximal step is refused in one line
+        with pytest.raises(MorphError, match="no proximal step"):
+            ProximalStep(reg, strength=1.0, lr=1.0)
     alive = {n: max(1, w) for n, w in reg.alive_widths().items() if n in reg.groups}
     widths = {n: g.width for n, g in reg.groups.items()}
     shrunk = derive_widths(alive, widths, min_fraction=0.5)
@@ -69,6 +75,7 @@ def test_every_source_and_resource_end_to_end(source: str, resource: str) -> Non
     assert found.cost <= 0.8 * cost_fn(widths)
     small = rebuild(model, found.widths, X)
     assert small(X).shape == (2, 2)
+    assert not any(isinstance(m, LogisticSigmoidGate) for m in small.modules())  # a rebuilt model has no gates
     # the rebuilt model costs what the search predicted
     assert graph_cost(build_graph(small, X), {}, resource, _device(resource)) == pytest.approx(found.cost)
 
