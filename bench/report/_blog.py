@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report._format import fmt_comparison, fmt_count, fmt_fixed
+from bench.report._format import fmt_comparison, fmt_count, fmt_fixed, markdown_rows
 from bench.report._groups import group_label, layer_order
 from bench.stats import Comparison, compare, evaluations
 from bench.store.records import is_missing as _missing
@@ -190,8 +190,7 @@ def _numbers_table(df: pd.DataFrame) -> str:
         "Table 5 (one conv)": lambda s: (
             _our_cell(a + b, "Base") if s == "Base" else _our_cell(a if s.endswith("A") else b, s[:-2])),
     }
-    lines = ["| Blog table | Stage | Blog params | Blog val Dice | Our params | Our val Dice | Our case |",
-             "|---|---|---|---|---|---|---|"]
+    rows = []
     for r in BLOG_ROWS:
         hit, base = cells[r.table](r.stage)
         blog = f"{fmt_count([r.params])}{_share(r.params, _BLOG_BASE[r.table])}"
@@ -205,8 +204,9 @@ def _numbers_table(df: pd.DataFrame) -> str:
             where = sorted({f"{s}: {group_label(lab)}" for s, lab in zip(hit["suite"], hit["label"])})
             ours = [f"{fmt_count(params)}{_share(mean_p, mean_b)}", _dice(list(_col(hit, "metrics.val.dice"))),
                     "; ".join(where)]
-        lines.append(f"| {r.table} | {r.stage} | {blog} | {r.val_dice:.2f} | {' | '.join(ours)} |")
-    return "\n".join(lines)
+        rows.append([r.table, r.stage, blog, f"{r.val_dice:.2f}", *ours])
+    return markdown_rows(["Blog table", "Stage", "Blog params", "Blog val Dice", "Our params", "Our val Dice",
+                          "Our case"], rows)
 
 
 # ----------------------------------------------------------------------------------------------- conclusions
@@ -477,8 +477,6 @@ def render(df: pd.DataFrame) -> str:
         "",
         "The blog's conclusions on this run's records:",
         "",
-        "| Conclusion | On our data | Numbers |",
-        "|---|---|---|",
+        markdown_rows(["Conclusion", "On our data", "Numbers"], [[v.claim, v.status, v.evidence] for v in verdicts]),
     ]
-    lines += [f"| {v.claim} | {v.status} | {v.evidence} |" for v in verdicts]
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from bench.stats import Comparison, mean_ci
 
@@ -106,3 +107,14 @@ def fmt_comparison(c: Comparison, decimals: int = 3) -> str:
     ci = f" [95% CI {c.low:+.{decimals}f}, {c.high:+.{decimals}f}]" if math.isfinite(c.low) else " (no CI)"
     delta = f"{c.delta:+.{decimals}f}" if math.isfinite(c.delta) else "–"
     return f"Δ {delta}{ci}, P(A > B) {fmt_p(c)}, n {c.n} (seeds×images)"
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A pipe table by tabulate (through pandas), cells as given (no number re-parsing), so the bytes depend on the
+    strings only: every table of the reports goes through here."""
+    return df.to_markdown(index=False, disable_numparse=True)
+
+
+def markdown_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """:func:`markdown_table` of string rows under ``header``."""
+    return markdown_table(pd.DataFrame([list(r) for r in rows], columns=list(header)))

@@ -17,7 +17,7 @@ import re
 import pandas as pd
 
 from bench.methods import baseline_stages, learner_final_stages
-from bench.report._format import fmt_count, fmt_delta, fmt_p, fmt_sig
+from bench.report._format import fmt_count, fmt_delta, fmt_p, fmt_sig, markdown_rows
 from bench.report._groups import natural_key, prepare
 from bench.stats import AHEAD, BEHIND, Comparison, compare, evaluations
 
@@ -94,17 +94,14 @@ def render(df: pd.DataFrame) -> str | None:
             call += " (costlier)"
         tally[val.verdict] = tally.get(val.verdict, 0) + 1
         lat = _pair(expand, uniform, latency, _ms) if latency else "–"
-        lines.append(
-            f"| {suite} | {group} | {metric} | {_pair(expand, uniform, 'params', fmt_count)} "
-            f"| {_pair(expand, uniform, 'flops', fmt_count)} | {lat} | {fmt_delta(val)} | {fmt_p(val)} "
-            f"| {fmt_delta(test)} | {fmt_p(test)} | {val.n} | {call} | {flag or '–'} |"
-        )
+        lines.append([suite, group, metric, _pair(expand, uniform, "params", fmt_count),
+                      _pair(expand, uniform, "flops", fmt_count), lat, fmt_delta(val), fmt_p(val), fmt_delta(test),
+                      fmt_p(test), str(val.n), call, flag or "–"])
     if not lines:
         return None
-    head = ("| Suite | Case group | Metric | Params (M / U) | FLOPs (M / U) | Latency b1 ms (M / U) "
-            "| Δ val [95% CI] | P(M > U) val | Δ test [95% CI] | P(M > U) test | n (seeds×images) | Verdict (val) "
-            "| MorphNet costs more |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    head = ["Suite", "Case group", "Metric", "Params (M / U)", "FLOPs (M / U)", "Latency b1 ms (M / U)",
+            "Δ val [95% CI]", "P(M > U) val", "Δ test [95% CI]", "P(M > U) test", "n (seeds×images)", "Verdict (val)",
+            "MorphNet costs more"]
     n = sum(tally.values())
     counts = ", ".join(f"{label} {tally.get(key, 0)}" for key, label in (
         (AHEAD, "MorphNet ahead"), (BEHIND, "uniform ahead"), ("no difference shown", "no difference shown"),
@@ -115,4 +112,4 @@ def render(df: pd.DataFrame) -> str | None:
                f"P(M > U) = share of paired seeds where MorphNet scored higher; a verdict needs ≥ 2 seeds and an "
                f"interval that excludes 0. Costs not budgeted: a MorphNet model more than "
                f"{COST_TOLERANCE:.0%} above the baseline's FLOPs or latency is flagged. Over {n} case groups: {counts}.")
-    return "\n".join([summary, "", head, *lines])
+    return "\n".join([summary, "", markdown_rows(head, lines)])

@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from bench.report import figures
-from bench.report._format import fmt_delta, fmt_p, fmt_ratio, sig_decimals
+from bench.report._format import fmt_delta, fmt_p, fmt_ratio, markdown_table, sig_decimals
 from bench.report._groups import grouped, natural_key, prepare
 from bench.report.sections import BLOG_COMPARISON, BLOG_FRAGMENT, index_sections
 from bench.report.tables import create_table
@@ -41,11 +41,6 @@ CONVENTIONS = (
     "on; \"Uniform (same budget)\" is the width-multiplier baseline scaled to the same budget. Structure-learning "
     "stages are not columns; their γ histograms are figures."
 )
-
-
-def markdown_table(df: pd.DataFrame) -> str:
-    """Cells as given (no number re-parsing), so the bytes depend on the strings only."""
-    return df.to_markdown(index=False, disable_numparse=True)
 
 
 def save_png(fig: Figure, path: Path) -> Path:

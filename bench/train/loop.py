@@ -212,7 +212,7 @@ def train(
         train_loader = _loader(splits.train, config, device, shuffle=True)
         steps_per_epoch = min(len(train_loader), config.max_steps_per_epoch or len(train_loader))
         history: list[dict[str, float]] = []
-        best: tuple[int, float, dict[str, Tensor], dict[str, float], dict[str, float]] | None = None
+        best: _Best | None = None
         message, steps, start = "", 0, time.perf_counter()
         best_per_image: dict[str, list[Any]] = {}
         model.train()
@@ -253,24 +253,35 @@ def train(
                     row.update(added)
                 history.append(row)
                 bar.end_epoch(row, monitor)
-                if scored and (config.keep == "last" or best is None or val_m[monitor] > best[1]):
-                    best = (epoch, val_m[monitor], _cpu_state(model), scores.get("train", {}), val_m)
+                if scored and (config.keep == "last" or best is None or val_m[monitor] > best.score):
+                    best = _Best(epoch, val_m[monitor], _cpu_state(model), scores.get("train", {}), val_m)
                     best_per_image = per_image["val"]
         test_m: dict[str, float] | None = None
         if best is not None:
-            model.load_state_dict(best[2])
+            model.load_state_dict(best.state)
             if eval_loaders["train"] is not None and not per_epoch["train"]:
-                best = (*best[:3], metrics_on(eval_loaders["train"]), best[4])  # the kept weights, scored once
+                best.train_metrics = metrics_on(eval_loaders["train"])  # the kept weights, scored once
         train_time_s = time.perf_counter() - start
         if best is not None and splits.test is not None and len(splits.test) > 0:  # type: ignore[arg-type]
             test_m = metrics_on(_eval_loader(splits.test, config, device), "test")
     return TrainResult(
-        history=history, best_epoch=best[0] if best else -1, best_val=best[1] if best else math.nan,
-        monitor=monitor, train_metrics=best[3] if best else {}, val_metrics=best[4] if best else {},
+        history=history, best_epoch=best.epoch if best else -1, best_val=best.score if best else math.nan,
+        monitor=monitor, train_metrics=best.train_metrics if best else {}, val_metrics=best.val_metrics if best else {},
         test_metrics=test_m, train_time_s=train_time_s, status="diverged" if message else "ok",
         message=message, seed=config.seed, steps=steps, config=config,
         per_image={"val": best_per_image, **({"test": per_image["test"]} if test_m is not None else {})},
     )
+
+
+@dataclass
+class _Best:
+    """The kept checkpoint: its epoch, monitored score, weights (on the CPU) and metrics."""
+
+    epoch: int
+    score: float
+    state: dict[str, Tensor]
+    train_metrics: dict[str, float]
+    val_metrics: dict[str, float]
 
 
 def _cpu_state(model: nn.Module) -> dict[str, Tensor]:
