@@ -13,14 +13,7 @@ LIMIT_S=${LIMIT_S:-600}
 BENCH=${BENCH:-python3 -m bench.cli}
 RESULTS="$OUT/results"
 mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-if [ -d .whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-if [ "$DEVICE" = cuda ]; then
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/device.txt"
-fi
+source "$(dirname "$0")/_device_env.sh"
 
 start=$(date +%s)
 timeout "$LIMIT_S" $BENCH run "$SUITE" --profile "$PROFILE" --device "$DEVICE" --results "$RESULTS" --no-progress \

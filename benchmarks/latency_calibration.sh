@@ -20,14 +20,7 @@ SIZES=${SIZES:-64,128}
 BATCHES=${BATCHES:-1,8}
 BENCH=${BENCH:-python3 -m bench.cli}
 mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-if [ -d .whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-if [ "$DEVICE" = cuda ]; then
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/device.txt"
-fi
+source "$(dirname "$0")/_device_env.sh"
 common=(--device "$DEVICE" --dtype "$DTYPE" --sizes "$SIZES" --batches "$BATCHES")
 [ -n "$THREADS" ] && common+=(--threads "$THREADS")
 [ -n "${QUICK:-}" ] && common+=(--quick)

@@ -41,6 +41,13 @@ exclude = [{{ "morph.method" = "uniform", "morph.symmetry" = 2 }}]
 """
 
 
+def small_suite(name: str, *, count: int = 8, base: int = 4, depth: int | None = 2, rest: str = "") -> str:
+    """A one-seed suite on a few 32² synthetic scenes and a small U-Net; ``rest`` adds sections."""
+    model = f"base = {base}\n" + (f"depth = {depth}\n" if depth is not None else "")
+    return (f'name = "{name}"\nseeds = [0]\n[data]\nname = "synthetic_buildings"\ncount = {count}\nsize = 32\n'
+            f'[model]\nname = "unet"\n{model}{rest}')
+
+
 def write_tiny(folder: Path, learn_epochs: int = 1, extra: str = "") -> Path:
     path = folder / "tiny.toml"
     path.write_text(TINY.format(learn_epochs=learn_epochs, extra=extra))

@@ -20,21 +20,11 @@ from bench.pipeline import plan_case, runner as pipeline_runner
 from bench.store import STAGE_CACHE
 from bench.store import StageRecord, save_checkpoint, write_record
 from bench.suite import load_suite
+from tests.bench.conftest import small_suite
 
 runner = CliRunner()
 
-GOOD = """
-name = "hard"
-seeds = [0]
-[data]
-name = "synthetic_buildings"
-count = 8
-size = 32
-[model]
-name = "unet"
-base = 4
-depth = 2
-"""
+GOOD = small_suite("hard")
 
 
 def one_line_error(result: object, *needles: str) -> None:

@@ -8,21 +8,9 @@ from pathlib import Path
 import pytest
 
 from bench.suite import SuiteError, load_suite, stage_key
+from tests.bench.conftest import small_suite
 
-BASE = """
-name = "speed"
-seeds = [0]
-[data]
-name = "synthetic_buildings"
-count = 8
-size = 32
-[model]
-name = "unet"
-base = 8
-[train]
-epochs = 2
-lr = 1e-3
-"""
+BASE = small_suite("speed", base=8, depth=None, rest="[train]\nepochs = 2\nlr = 1e-3\n")
 BASE_STAGE = ["data", "model", "train", "seed"]
 
 

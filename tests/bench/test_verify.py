@@ -13,18 +13,9 @@ from bench import api
 from bench.cli import app
 from bench.store import StageRecord, load_records, write_archives
 from bench.verify import TOLERANCE, band, choose_cases
+from tests.bench.conftest import small_suite
 
-TINY = """
-name = "tinyv"
-seeds = [0]
-[data]
-name = "synthetic_buildings"
-count = 16
-size = 32
-[model]
-name = "unet"
-base = 4
-depth = 2
+TINY = small_suite("tinyv", count=16) + """
 [train]
 epochs = 1
 batch_size = 8
