@@ -45,6 +45,13 @@ def group_label(label: str) -> str:
     return _SEED.sub("", str(label)) or "all cases"
 
 
+def profile_tag(extra: object) -> str:
+    """`` [real_isbi]`` for a record of a profile other than ``quick``: the same case label run on other data or
+    at another scale is another group, never pooled with the quick profile's seeds."""
+    profile = extra.get("profile") if isinstance(extra, dict) else None
+    return f" [{profile}]" if profile and profile != "quick" else ""
+
+
 def prepare(df: pd.DataFrame, *, attach_uniform: bool = True) -> pd.DataFrame:
     """Add ``group``, ``stage_label``, ``stage_rank`` and ``method`` columns.
 
@@ -55,7 +62,8 @@ def prepare(df: pd.DataFrame, *, attach_uniform: bool = True) -> pd.DataFrame:
     out = df.copy()
     if out.empty:
         return out.assign(group=[], stage_label=[], stage_rank=[], method=[])
-    out["group"] = [group_label(lab) for lab in out["label"]]
+    extras = out["extra"] if "extra" in out else pd.Series([None] * len(out), index=out.index)
+    out["group"] = [group_label(lab) + profile_tag(e) for lab, e in zip(out["label"], extras)]
     out["stage_label"] = [stage_label(s, i) for s, i in zip(out["stage"], out["iteration"])]
     out["stage_rank"] = [stage_rank(s, i) for s, i in zip(out["stage"], out["iteration"])]
     method = out["config.morph.method"] if "config.morph.method" in out else pd.Series("", index=out.index)

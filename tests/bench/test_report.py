@@ -259,3 +259,17 @@ def test_layer_order_uses_the_recorded_order_and_guesses_for_old_records() -> No
     assert recorded_order(rows) == ["b.conv", "a.conv", "gone", "head"]
     assert layer_order(names + ["new"], recorded_order(rows)) == ["b.conv", "a.conv", "head", "new"]
     assert recorded_order(pd.DataFrame({"extra": [{}, None]})) is None
+
+
+def test_profiles_other_than_quick_are_groups_of_their_own() -> None:
+    """The quickstart's real_isbi cases carry the same labels as its quick ones: pooling them as seeds of one group
+    would mix synthetic and real data."""
+    import pandas as pd
+
+    from bench.report._groups import prepare
+
+    rows = pd.DataFrame({"label": ["method=morphnet,seed=0", "method=morphnet,seed=0", "method=morphnet,seed=1"],
+                         "extra": [{"profile": "quick"}, {"profile": "real_isbi"}, {"profile": "real_isbi"}],
+                         "stage": ["base"] * 3, "iteration": [None] * 3, "suite": ["q"] * 3})
+    assert list(prepare(rows, attach_uniform=False)["group"]) == [
+        "method=morphnet", "method=morphnet [real_isbi]", "method=morphnet [real_isbi]"]
