@@ -6,6 +6,7 @@ If this fails after a change to the report code, re-render with `nox -s reports`
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -27,18 +28,25 @@ def test_committed_reports_regenerate_from_committed_records(tmp_path: Path) -> 
 
 @pytest.mark.skipif(not (REPORTS / "records").is_dir(), reason="no committed reports/records in this checkout")
 def test_committed_records_belong_to_the_current_suites() -> None:
-    """Every committed record's case id is a case of its suite file as it is now (quick profile), so the reports
-    describe what `nox -s reproduce` would run; a suite edit or a new setting that changes case ids fails here
-    (new settings must hash as absent at their default: bench.suite.case.ADDED)."""
+    """Every committed record's case id is a case of its suite file as it is now, under the profile the record
+    was made with, so the reports describe what `bench run` would run; a suite edit or a new setting that changes
+    case ids fails here (new settings must hash as absent at their default: bench.suite.case.ADDED)."""
     from bench.store import load_records
     from bench.suite import load_suite
 
     suites = REPORTS.parent / "suites"
+    shared = (REPORTS.parents[1] / "shared").is_dir()
     for archive in sorted((REPORTS / "records").glob("*.jsonl")):
         path = suites / f"{archive.stem}.toml"
         assert path.is_file(), f"{archive.name}: no suite file {path.name}"
-        if "shared/data" in path.read_text(encoding="utf-8") and not (REPORTS.parents[1] / "shared").is_dir():
-            continue  # its quick profile reads ../shared/data, absent here
-        ids = {c.id for c in load_suite(path, "quick", environ={}).cases()}
-        stale = {r.case_id for r in load_records(archive)} - ids
-        assert not stale, f"{archive.name}: records of cases no longer in {path.name}: {sorted(stale)}"
+        by_profile: dict[str, set[str]] = {}
+        for r in load_records(archive):
+            by_profile.setdefault(str((r.extra or {}).get("profile") or "quick"), set()).add(r.case_id)
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+        for profile, recorded in sorted(by_profile.items()):
+            data = repr(config.get("data", {})) + repr(config.get("profiles", {}).get(profile, {}).get("data", {}))
+            if "shared/data" in data and not shared:
+                continue  # this profile's data is in ../shared/data, absent here
+            ids = {c.id for c in load_suite(path, profile, environ={}).cases()}
+            stale = recorded - ids
+            assert not stale, f"{archive.name}: {profile} records of cases no longer in {path.name}: {sorted(stale)}"
