@@ -273,3 +273,16 @@ def test_profiles_other_than_quick_are_groups_of_their_own() -> None:
                          "stage": ["base"] * 3, "iteration": [None] * 3, "suite": ["q"] * 3})
     assert list(prepare(rows, attach_uniform=False)["group"]) == [
         "method=morphnet", "method=morphnet [real_isbi]", "method=morphnet [real_isbi]"]
+
+
+def test_multi_class_groups_get_a_val_dice_row_per_class() -> None:
+    import pandas as pd
+
+    from bench.report.tables.stages import per_class_rows
+
+    rows = pd.DataFrame({"metrics.val.dice": [0.5, 0.7], "metrics.val.dice_c10": [0.2, 0.4],
+                         "metrics.val.dice_c2": [0.9, 0.9]})
+    found = per_class_rows(rows)
+    assert [name for name, _ in found] == ["Val Dice class 2", "Val Dice class 10"]  # numeric order
+    assert found[0][1](rows) == "0.900" and found[1][1](rows).startswith("0.300 ± ")
+    assert per_class_rows(rows[["metrics.val.dice"]]) == []  # binary records: no rows

@@ -17,6 +17,7 @@ from bench.report.tables import register_table
 
 Cell = Callable[[pd.DataFrame], str]
 _LATENCY = re.compile(r"^latency\.(.+)_b1\.median_s$")
+_CLASS_DICE = re.compile(r"^metrics\.val\.dice_c(\d+)$")
 _QUALITY = (("Train Acc.", "metrics.train.accuracy"), ("Train Dice", "metrics.train.dice"),
             ("Val Acc.", "metrics.val.accuracy"), ("Val Dice", "metrics.val.dice"),
             ("Test Acc.", "metrics.test.accuracy"), ("Test Dice", "metrics.test.dice"))
@@ -55,6 +56,12 @@ def quantity_rows(df: pd.DataFrame) -> list[tuple[str, Cell]]:
     return rows
 
 
+def per_class_rows(rows: pd.DataFrame) -> list[tuple[str, Cell]]:
+    """Val Dice of each class, for a group of multi-class records (``dice_c<k>``); none for binary ones."""
+    found = [(int(m.group(1)), c) for c in rows.columns if (m := _CLASS_DICE.match(c)) and rows[c].notna().any()]
+    return [(f"Val Dice class {k}", _column(col, fmt_fixed)) for k, col in sorted(found)]
+
+
 def stage_cell(rows: pd.DataFrame, cell: Cell) -> str:
     """A cell from the ok records; their status when none is ok; "(k/n ok)" when some are not."""
     ok = rows[rows["status"] == "ok"]
@@ -78,7 +85,7 @@ def stages_table(df: pd.DataFrame) -> pd.DataFrame:
     out = []
     for group, rows in grouped(data):
         by_stage = {s: r for s, r in rows.groupby("stage_label", sort=False)}
-        for name, cell in quantities:
+        for name, cell in [*quantities, *per_class_rows(rows[rows["status"] == "ok"])]:
             out.append({"Group": group, "Metric": name,
                         **{s: stage_cell(by_stage[s], cell) if s in by_stage else "" for s in stages}})
         out.append({"Group": group, "Metric": "Runs (seeds)",
