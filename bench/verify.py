@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.report._groups import group_label
+from bench.report._groups import record_group
 from bench.stats import Counts, interval, mean_ci
-from bench.store import StageRecord, load_records
+from bench.store import StageRecord, load_records, stage_label
 
 #: Absolute band for a Dice/accuracy of one committed seed without per-image counts.
 TOLERANCE = 0.05
@@ -63,7 +63,7 @@ class Check:
 
 
 def _stage(r: StageRecord) -> str:
-    return r.stage if r.iteration is None else f"{r.stage}-it{r.iteration}"
+    return stage_label(r.stage, r.iteration)
 
 
 def choose_cases(committed: Sequence[StageRecord], cases: Sequence[str] = (), sample: int | None = None,
@@ -147,8 +147,8 @@ def judge(committed: Sequence[StageRecord], rerun: Sequence[StageRecord], case_i
             continue
         checks += _exact(case_id, old, got)
         metric = _metric(old)
-        group = group_label(old.label)
-        siblings = [r for r in committed if r.suite == old.suite and group_label(r.label) == group
+        group = record_group(old.label, old.extra)  # the seeds of the same case on the same profile
+        siblings = [r for r in committed if r.suite == old.suite and record_group(r.label, r.extra) == group
                     and (r.stage, r.iteration) == (old.stage, old.iteration) and r.status == "ok"]
         for split in SPLITS:
             if metric not in old.metrics.get(split, {}):

@@ -52,6 +52,11 @@ def profile_tag(extra: object) -> str:
     return f" [{profile}]" if profile and profile != "quick" else ""
 
 
+def record_group(label: str, extra: object) -> str:
+    """The case group a record's seeds are pooled in: its label without the seed, tagged with its profile."""
+    return group_label(label) + profile_tag(extra)
+
+
 def prepare(df: pd.DataFrame, *, attach_uniform: bool = True) -> pd.DataFrame:
     """Add ``group``, ``stage_label``, ``stage_rank`` and ``method`` columns.
 
@@ -63,7 +68,7 @@ def prepare(df: pd.DataFrame, *, attach_uniform: bool = True) -> pd.DataFrame:
     if out.empty:
         return out.assign(group=[], stage_label=[], stage_rank=[], method=[])
     extras = out["extra"] if "extra" in out else pd.Series([None] * len(out), index=out.index)
-    out["group"] = [group_label(lab) + profile_tag(e) for lab, e in zip(out["label"], extras)]
+    out["group"] = [record_group(lab, e) for lab, e in zip(out["label"], extras)]
     out["stage_label"] = [stage_label(s, i) for s, i in zip(out["stage"], out["iteration"])]
     out["stage_rank"] = [stage_rank(s, i) for s, i in zip(out["stage"], out["iteration"])]
     method = out["config.morph.method"] if "config.morph.method" in out else pd.Series("", index=out.index)

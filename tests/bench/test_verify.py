@@ -80,3 +80,18 @@ def test_verify_passes_a_faithful_rerun_and_fails_a_perturbed_record(tmp_path: P
     bad = runner.invoke(app, args)  # the scratch folder already holds the rerun: judged again, not retrained
     assert bad.exit_code == 1, bad.output
     assert "NOT reproduced (-1)" in bad.output and "outside" in bad.output
+
+
+def test_seed_band_takes_siblings_of_the_same_profile_only() -> None:
+    """A real-data profile's seeds carry the quick profile's labels: judging a quick rerun against them would mix
+    data sets. Only c0's own one-seed band (±TOLERANCE) applies when its siblings are on another profile."""
+    from bench.verify import judge
+
+    quick = _record(0.7, 0)
+    others = [StageRecord(case_id=f"r{s}", stage="base", suite="s", label=f"lr=1,seed={s}", seed=s,
+                          metrics={"val": {"dice": v}}, extra={"profile": "real_isbi"})
+              for s, v in ((1, 0.2), (2, 0.3))]
+    rerun = StageRecord(case_id="c0", stage="base", suite="s", label="lr=1,seed=0", seed=0,
+                        metrics={"val": {"dice": 0.72}})
+    (check,) = [c for c in judge([quick, *others], [rerun], "c0") if c.metric == "val dice"]
+    assert check.ok and check.band == f"[{0.7 - TOLERANCE:.4f}, {0.7 + TOLERANCE:.4f}] ±{TOLERANCE:g}"
