@@ -50,7 +50,7 @@ class _Pending:
     """Steps whose losses are still on the device: checked (one host-device sync) every ``check_every`` steps."""
 
     first_step: int = 0
-    first_global: int = 0
+    global_base: int = 0  # the run's step count before this epoch: a step's global number is base + its step
     task: list[Tensor] = field(default_factory=list)
     extra: list[Tensor] = field(default_factory=list)
     images: list[int] = field(default_factory=list)
@@ -63,7 +63,7 @@ class _Pending:
             for what, value in (("task loss", task_value), ("extra loss", extra_value)):
                 if not math.isfinite(value):
                     stats.diverged = (f"{what} became {value} at epoch {epoch}, step {self.first_step + i} "
-                                      f"(global step {self.first_global + i})")
+                                      f"(global step {self.global_base + self.first_step + i})")
                     return False
             stats.steps += 1
             stats.images += images
@@ -71,7 +71,6 @@ class _Pending:
             stats.extra_loss += extra_value
             bar.advance(task_value)
         self.first_step += len(tasks)
-        self.first_global += len(tasks)
         self.task, self.extra, self.images = [], [], []
         return True
 
@@ -139,7 +138,7 @@ def _train_epoch(
     Losses are checked every ``check_every`` steps, before the optimizer step of the step that fills the batch
     of checks (so with 1, as on the CPU, a non-finite loss is never stepped on).
     """
-    stats, pending, every = _EpochStats(), _Pending(first_global=global_step), check_every(config)
+    stats, pending, every = _EpochStats(), _Pending(global_base=global_step), check_every(config)
     for step, (x, y) in enumerate(loader):
         if config.max_steps_per_epoch is not None and step >= config.max_steps_per_epoch:
             break
@@ -214,7 +213,6 @@ def train(
         history: list[dict[str, float]] = []
         best: _Best | None = None
         message, steps, start = "", 0, time.perf_counter()
-        best_per_image: dict[str, list[Any]] = {}
         model.train()
         with EpochProgress(config.epochs, config.progress) as bar:
             for epoch in range(config.epochs):
@@ -254,8 +252,8 @@ def train(
                 history.append(row)
                 bar.end_epoch(row, monitor)
                 if scored and (config.keep == "last" or best is None or val_m[monitor] > best.score):
-                    best = _Best(epoch, val_m[monitor], _cpu_state(model), scores.get("train", {}), val_m)
-                    best_per_image = per_image["val"]
+                    best = _Best(epoch, val_m[monitor], _cpu_state(model), scores.get("train", {}), val_m,
+                                 per_image["val"])
         test_m: dict[str, float] | None = None
         if best is not None:
             model.load_state_dict(best.state)
@@ -269,19 +267,21 @@ def train(
         monitor=monitor, train_metrics=best.train_metrics if best else {}, val_metrics=best.val_metrics if best else {},
         test_metrics=test_m, train_time_s=train_time_s, status="diverged" if message else "ok",
         message=message, seed=config.seed, steps=steps, config=config,
-        per_image={"val": best_per_image, **({"test": per_image["test"]} if test_m is not None else {})},
+        per_image={"val": best.val_per_image if best else {},
+                   **({"test": per_image["test"]} if test_m is not None else {})},
     )
 
 
 @dataclass
 class _Best:
-    """The kept checkpoint: its epoch, monitored score, weights (on the CPU) and metrics."""
+    """The kept checkpoint: its epoch, monitored score, weights (on the CPU), metrics and val counts per image."""
 
     epoch: int
     score: float
     state: dict[str, Tensor]
     train_metrics: dict[str, float]
     val_metrics: dict[str, float]
+    val_per_image: dict[str, list[Any]]
 
 
 def _cpu_state(model: nn.Module) -> dict[str, Tensor]:
