@@ -68,6 +68,23 @@ class Counts:
         return cls(classes("tp"), classes("fp"), classes("fn"), correct, total)
 
 
+def class_scores(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Dice (``2·TP / (2·TP + FP + FN)``) or IoU (``TP / (TP + FP + FN)``) per class from pooled counts
+    ([..., classes]), and which classes are present (any TP, FP or FN); an absent class scores 0 here."""
+    tp, fp, fn = (np.asarray(x, dtype=float) for x in (tp, fp, fn))
+    num, denom = (2 * tp, 2 * tp + fp + fn) if metric == "dice" else (tp, tp + fp + fn)
+    present = (tp + fp + fn) > 0
+    return np.divide(num, denom, out=np.zeros_like(num), where=present), present
+
+
+def class_mean(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, metric: str) -> np.ndarray:
+    """The mean of :func:`class_scores` over the present classes ([...]); 1.0 where no class is present (nothing
+    to find, nothing found). The one rule for every pooled Dice/IoU, the training metric's included."""
+    score, present = class_scores(tp, fp, fn, metric)
+    n = present.sum(-1)
+    return np.where(n > 0, score.sum(-1) / np.maximum(n, 1), 1.0)
+
+
 def pooled(counts: Counts, metric: str, weights: np.ndarray | None = None) -> np.ndarray | float:
     """Dice, IoU or accuracy pooled over images, as :meth:`bench.train.metrics.SegmentationMetrics.compute`.
 
@@ -85,13 +102,7 @@ def pooled(counts: Counts, metric: str, weights: np.ndarray | None = None) -> np
         total = w @ counts.total
         out = np.divide(w @ counts.correct, total, out=np.zeros_like(total), where=total > 0)
     elif metric in ("dice", "iou"):
-        tp, fp, fn = (w @ x.T for x in (counts.tp, counts.fp, counts.fn))  # [rows, classes]
-        denom = (2 * tp + fp + fn) if metric == "dice" else (tp + fp + fn)
-        num = 2 * tp if metric == "dice" else tp
-        present = (tp + fp + fn) > 0
-        score = np.divide(num, denom, out=np.zeros_like(num), where=present)
-        n = present.sum(1)
-        out = np.where(n > 0, score.sum(1) / np.maximum(n, 1), 1.0)
+        out = class_mean(*(w @ x.T for x in (counts.tp, counts.fp, counts.fn)), metric)  # [rows, classes] each
     else:
         raise ValueError(f"metric must be 'dice', 'iou' or 'accuracy', got {metric!r}")
     return float(out[0]) if weights is None else out

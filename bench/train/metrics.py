@@ -22,6 +22,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
+from bench.stats import class_mean, class_scores
 from bench.train.losses import NO_IGNORE, Task, is_binary
 
 _BLOG_EPS = 1e-8
@@ -95,19 +96,16 @@ class SegmentationMetrics:
 
     def compute(self) -> dict[str, float]:
         k = self.first
-        tp, fp, fn = self.tp[k:], self.fp[k:], self.fn[k:]
-        present = (tp + fp + fn) > 0
-        per_class = 2 * tp / (2 * tp + fp + fn).clamp_min(1)
-        dice = per_class[present]
-        iou = (tp / (tp + fp + fn))[present]
+        tp, fp, fn = (x[k:].numpy() for x in (self.tp, self.fp, self.fn))
         out = {
             "accuracy": self.correct / self.total if self.total else 0.0,
-            "dice": float(dice.mean()) if dice.numel() else 1.0,
+            "dice": float(class_mean(tp, fp, fn, "dice")),
             "dice_batch_mean": sum(self.batch_dice) / len(self.batch_dice) if self.batch_dice else 0.0,
-            "iou": float(iou.mean()) if iou.numel() else 1.0,
+            "iou": float(class_mean(tp, fp, fn, "iou")),
         }
         if not self.binary:  # a class with no pixel anywhere has no Dice of its own (left out, as from the mean)
-            out |= {f"dice_c{c}": float(per_class[i]) for i, c in enumerate(range(k, self.tp.numel())) if present[i]}
+            per_class, present = class_scores(tp, fp, fn, "dice")
+            out |= {f"dice_c{k + i}": float(v) for i, (v, p) in enumerate(zip(per_class, present)) if p}
         return out
 
     def per_image(self) -> dict[str, list]:
