@@ -103,7 +103,7 @@ def _run_suite(
         options = RunOptions(device=device, force=force, retry_failed=retry_failed, progress=progress,
                              on_stage=on_stage)
         for case in cases:
-            with case_threads(measure=needs_run(results, case, force=force, retry_failed=retry_failed)):
+            with case_threads(measure=lambda: needs_run(results, case, force=force, retry_failed=retry_failed)):
                 statuses[case.id] = run_case(case, results, options)
             bar.advance(task)
     return RunSummary(statuses)

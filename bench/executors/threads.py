@@ -101,15 +101,17 @@ def choose_threads(limit: int | None = None, idle: float | None = None) -> Threa
 
 
 @contextmanager
-def case_threads(limit: int | None = None, *, measure: bool = True) -> Iterator[ThreadChoice]:
+def case_threads(limit: int | None = None, *, measure: bool | Callable[[], bool] = True) -> Iterator[ThreadChoice]:
     """Set torch's intra-op threads for one case and note the choice for the records; both are put back
-    afterwards. The idle CPUs are measured only when ``measure`` and ``MORPH_BENCH_THREADS=auto``."""
+    afterwards. The idle CPUs are measured only with ``MORPH_BENCH_THREADS=auto`` and when ``measure`` (a
+    callable is asked only then: e.g. whether the case has work, which reads its records)."""
     import torch
 
     setting = os.environ.get(THREADS_ENV, "").strip().lower()
     if setting.isdigit() and int(setting) > 0:
         limit = int(setting)
-    idle = idle_cpus(allowed_cpus()) if measure and setting == "auto" else None
+    wanted = setting == "auto" and (measure() if callable(measure) else measure)
+    idle = idle_cpus(allowed_cpus()) if wanted else None
     choice = choose_threads(limit, idle)
     previous, noted = torch.get_num_threads(), os.environ.get(CHOICE_ENV)
     torch.set_num_threads(choice.threads)
