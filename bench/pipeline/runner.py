@@ -136,8 +136,7 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
         path = record_path(results, case.id, stage.name, stage.iteration)
         existing = try_read_record(path)
         if existing is not None and stage.parent is None and not options.force:
-            check_same_data(fields_extra({"extra": existing.extra}).get("data"), fingerprint,
-                            f"{path} (stage {stage.label})")
+            check_same_data(existing.extra.get("data"), fingerprint, f"{path} (stage {stage.label})")
         status = None if existing is None else existing.status
         action = resume_action(status, existing is not None and has_checkpoint(stage_cache(results), stage.key),
                                force=options.force, retry_failed=options.retry_failed)

@@ -21,7 +21,7 @@ layers of the channel graph, so probes alone do not price them; fitting on whole
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from morph.errors import MorphError
 from morph.graph import ChannelGraph, Layer
@@ -50,8 +50,7 @@ class KindCoefficients:
             raise MorphError(f"latency coefficients must be ≥ 0, got {bad}")
 
     def as_dict(self) -> dict[str, float]:
-        return {"const": self.const, "flop": self.flop, "in_elem": self.in_elem, "out_elem": self.out_elem,
-                "weight": self.weight}
+        return asdict(self)
 
 
 def layer_kind(layer: Layer) -> str:
