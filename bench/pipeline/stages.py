@@ -23,6 +23,7 @@ from bench.train import TrainResult, cpu_state, train
 from morph import (
     RESOURCES, MorphNetRegularizer, apply_ties, graph_cost_fn, symmetry_ties, width_floor, width_multiplier_search,
 )
+from morph.resources import Device
 from morph.widths import round_to_divisor
 
 HISTOGRAM_BINS = 40
@@ -103,7 +104,7 @@ def _timed(m: StageSettings) -> bool:
     return RESOURCES.get(m.resource).needs_device
 
 
-def device_profile(m: StageSettings) -> str | None:
+def device_profile(m: StageSettings) -> Device | None:
     """The latency device (default ``cpu2``): a registered name, or a calibrated profile file (``*.json``, from
     ``bench calibrate``); None for the other resources."""
     if not _timed(m):

@@ -232,10 +232,12 @@ class MorphSettings(BaseModel):
     Adam a γ moves at most ≈ lr per step, so from 1 it reaches 0 only when lr × steps ≫ 1.
     ``budget_by="measurement"`` meets a latency budget by timing each candidate width multiplier on the run's
     device instead of the roofline model. ``device_profile`` is a registered latency device (default ``cpu2``, a
-    roofline) or a calibrated profile file written by ``bench calibrate`` (``reports/devices/NAME.json``). ``target_cost`` (a share of the seed's cost, e.g. 0.5) steers λ during
+    roofline) or a calibrated profile file written by ``bench calibrate`` (``reports/devices/NAME.json``).
+    ``target_cost`` (a share of the seed's cost, e.g. 0.5) steers λ during
     structure learning so that the alive cost falls to that share (:class:`morph.schedule.StrengthController`);
     ``strength`` is then only λ's starting value. ``channel_divisor`` (e.g. 8 or 16) makes every shrunk, expanded
-    and uniform width a multiple of it (hardware-friendly widths), never above the seed width or the budget. ``warm_start`` starts structure learning from the trained weights of
+    and uniform width a multiple of it (hardware-friendly widths), never above the seed width or the budget.
+    ``warm_start`` starts structure learning from the trained weights of
     the previous stage (the blog started from a fresh init). ``index_shift_bug`` and ``dead_layers`` only
     matter for ``method="blog"`` (blog-code-facts §5, §7).
     """

@@ -5,8 +5,7 @@ from __future__ import annotations
 from bench.train.config import TIMING_KEYS, TrainConfig, TrainHooks, TrainResult
 from bench.train.determinism import deterministic_algorithms, seed_everything, seeded
 from bench.train.evaluate import evaluate
-from bench.train.loop import _cpu_state as cpu_state  # public here; loop.py keeps its own name
-from bench.train.loop import train
+from bench.train.loop import cpu_state, train
 from bench.train.losses import create_loss, loss_names
 from bench.train.metrics import ClassificationMetrics, SegmentationMetrics, create_metrics
 

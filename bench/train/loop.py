@@ -252,7 +252,7 @@ def train(
                 history.append(row)
                 bar.end_epoch(row, monitor)
                 if scored and (config.keep == "last" or best is None or val_m[monitor] > best.score):
-                    best = _Best(epoch, val_m[monitor], _cpu_state(model), scores.get("train", {}), val_m,
+                    best = _Best(epoch, val_m[monitor], cpu_state(model), scores.get("train", {}), val_m,
                                  per_image["val"])
         test_m: dict[str, float] | None = None
         if best is not None:
@@ -284,6 +284,6 @@ class _Best:
     val_per_image: dict[str, list[Any]]
 
 
-def _cpu_state(model: nn.Module) -> dict[str, Tensor]:
+def cpu_state(model: nn.Module) -> dict[str, Tensor]:
     """A deep copy of the weights on the CPU, so the best checkpoint survives further training."""
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}

@@ -8,8 +8,7 @@ from types import TracebackType
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import console as _console
-from bench.console import stderr
+from bench.console import VERBOSE, stderr
 
 
 class EpochProgress:
@@ -17,7 +16,6 @@ class EpochProgress:
     off a terminal (CI logs, a pipe) only the epoch lines, and only at ``bench run -v``."""
 
     def __init__(self, epochs: int, enabled: bool = True) -> None:
-        console = stderr
         self.epochs = epochs
         self._progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
@@ -25,12 +23,12 @@ class EpochProgress:
             MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"),
             TimeElapsedColumn(),
-            console=console,
+            console=stderr,
             transient=True,
-            disable=not (enabled and console.is_terminal and sys.stderr.isatty()),
+            disable=not (enabled and stderr.is_terminal and sys.stderr.isatty()),
         )
         self.enabled = not self._progress.disable
-        self._plain = enabled and not self.enabled and _console.VERBOSE.on
+        self._plain = enabled and not self.enabled and VERBOSE.on
         self._task = self._progress.add_task("train", total=None, epoch=0, epochs=epochs, loss="–")
 
     def start_epoch(self, epoch: int, steps: int) -> None:
@@ -44,7 +42,7 @@ class EpochProgress:
         if self.enabled or self._plain:
             val = row.get(f"val_{monitor}", float("nan"))
             seconds = row.get("epoch_time_s", 0.0) + row.get("eval_time_s", 0.0)
-            (self._progress.console if self.enabled else stderr).print(
+            stderr.print(
                 f"epoch {int(row['epoch']) + 1}/{self.epochs}  loss {row['train_loss']:.4f}  "
                 f"val_{monitor} {val:.4f}  {seconds:.1f}s", highlight=False
             )
