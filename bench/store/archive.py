@@ -31,12 +31,26 @@ def archive_text(records: Iterable[StageRecord]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+def _profile(record: StageRecord) -> str:
+    return str(record.extra.get("profile", ""))
+
+
 def write_archives(records: Iterable[StageRecord], folder: str | Path) -> list[Path]:
-    """``folder/<suite>.jsonl`` per suite (atomic writes); returns the files written."""
+    """``folder/<suite>.jsonl`` per suite (atomic writes); returns the files written.
+
+    A suite's archive is replaced profile by profile: records of a profile that ``records`` has for that suite
+    replace the archive's records of that profile, and the archive's records of other profiles stay. So
+    rerunning the quick profile keeps the committed real-data profiles beside it, and a case dropped from a
+    rerun profile does not linger as a stale record.
+    """
     by_suite: dict[str, list[StageRecord]] = {}
     for record in records:
         by_suite.setdefault(record.suite or "unnamed", []).append(record)
     targets = {suite: safe_child(folder, suite, SUFFIX, "record suite") for suite in by_suite}  # all checked first
+    for suite, recs in by_suite.items():
+        if targets[suite].is_file():
+            rerun = {_profile(r) for r in recs}
+            recs += [old for old, _ in read_archive(targets[suite]) if _profile(old) not in rerun]
     return [atomic_write_text(targets[suite], archive_text(recs)) for suite, recs in sorted(by_suite.items())]
 
 

@@ -85,3 +85,15 @@ def test_rerender_drops_figures_of_cases_that_are_gone(tmp_path: Path) -> None:
     stale.write_bytes(b"png")
     assert runner.invoke(app, ["report", str(write_fixture(tmp_path / "results")), "--out", str(out)]).exit_code == 0
     assert not stale.exists() and (out / "figures" / "mini" / "pareto.png").is_file()
+
+
+def test_archive_is_replaced_profile_by_profile(tmp_path: Path) -> None:
+    def record(case: str, profile: str) -> StageRecord:
+        return StageRecord(case_id=case, stage="base", suite="s", extra={"profile": profile})
+
+    folder = tmp_path / "records"
+    write_archives([record("q-old", "quick"), record("r1", "real"), record("r2", "real")], folder)
+    [path] = write_archives([record("q-new", "quick")], folder)
+    kept = sorted((r.case_id, r.extra["profile"]) for r, _ in read_archive(path))
+    # the rerun profile's stale case is gone, the other profile's records stay
+    assert kept == [("q-new", "quick"), ("r1", "real"), ("r2", "real")]
