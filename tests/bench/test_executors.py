@@ -193,3 +193,15 @@ def test_slurm_parameters() -> None:
     assert "cpus_per_task" not in SlurmExecutor().parameters("cpu")
     assert SlurmExecutor(slurm_cpus=8).parameters("cpu")["cpus_per_task"] == 8
     assert SlurmExecutor(slurm_gpus=2, slurm_array_parallelism=8).parameters("cpu")["slurm_array_parallelism"] == 8
+
+
+def test_off_a_terminal_each_finished_case_is_a_plain_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.executors.progress import job_progress
+
+    cases = [{"id": "a1", "label": "seed=0"}, {"id": "b2", "label": "seed=1"}]
+    with job_progress(2, "local", True) as report:
+        report.done(cases, {"a1": "ok", "b2": "ok"})
+    assert capsys.readouterr().err.splitlines() == ["[1/2] a1 seed=0: ok", "[2/2] b2 seed=1: ok"]
+    with job_progress(2, "local", False) as report:  # --no-progress: quiet
+        report.done(cases, {"a1": "ok", "b2": "ok"})
+    assert capsys.readouterr().err == ""
