@@ -18,15 +18,21 @@ What is expected of a rerun, and so how each metric is judged:
 
   Outside the band it is "not reproduced", shown with its distance to the band.
 
+The rerun uses the committed records' torch thread count (``MORPH_BENCH_THREADS``, unless already set): the
+count changes float reductions, so on the same machine and thread count a rerun is bit-identical, and a rerun
+on another machine differs by the CPU and math library alone.
+
 Latency and times are machine facts and are not judged. The exit code is 0 when every judged metric reproduced.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import random
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,9 +189,32 @@ def verify(records: Path, *, cases: Sequence[str] = (), sample: int | None = Non
             if not path.is_file():
                 raise BenchError(f"{path}: suite file of committed case {case_id} not found (--suites)")
             profile = str(first.extra.get("profile", "quick"))
-            run_suite(path, profile=profile, results=folder, device=device, only=[case_id], progress=progress)
+            with _threads_of(committed, case_id):
+                run_suite(path, profile=profile, results=folder, device=device, only=[case_id], progress=progress)
             checks += judge(committed, load_records(folder), case_id, tolerance)
     return checks
+
+
+def committed_threads(committed: Sequence[StageRecord], case_id: str) -> int | None:
+    """The torch thread count the case's stages were trained with (its records that were not reused)."""
+    counts = {r.env.get("torch_threads") for r in committed
+              if r.case_id == case_id and not r.extra.get("reused") and r.env.get("torch_threads")}
+    return int(next(iter(counts))) if len(counts) == 1 else None
+
+
+@contextmanager
+def _threads_of(committed: Sequence[StageRecord], case_id: str) -> Iterator[None]:
+    from bench.executors.threads import THREADS_ENV
+
+    threads = committed_threads(committed, case_id)
+    if threads is None or os.environ.get(THREADS_ENV):
+        yield
+        return
+    os.environ[THREADS_ENV] = str(threads)
+    try:
+        yield
+    finally:
+        os.environ.pop(THREADS_ENV, None)
 
 
 def table(checks: Sequence[Check]) -> str:

@@ -95,3 +95,22 @@ def test_seed_band_takes_siblings_of_the_same_profile_only() -> None:
                         metrics={"val": {"dice": 0.72}})
     (check,) = [c for c in judge([quick, *others], [rerun], "c0") if c.metric == "val dice"]
     assert check.ok and check.band == f"[{0.7 - TOLERANCE:.4f}, {0.7 + TOLERANCE:.4f}] ±{TOLERANCE:g}"
+
+
+def test_rerun_uses_the_committed_thread_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from bench.verify import _threads_of, committed_threads
+
+    committed = [StageRecord(case_id="c", stage="base", suite="s", env={"torch_threads": 1}),
+                 StageRecord(case_id="c", stage="uniform", suite="s", env={"torch_threads": 2},
+                             extra={"reused": True}),  # reused stages were trained elsewhere: not counted
+                 StageRecord(case_id="d", stage="base", suite="s", env={"torch_threads": 2})]
+    assert committed_threads(committed, "c") == 1 and committed_threads(committed, "x") is None
+    monkeypatch.delenv("MORPH_BENCH_THREADS", raising=False)
+    with _threads_of(committed, "c"):
+        assert os.environ["MORPH_BENCH_THREADS"] == "1"
+    assert "MORPH_BENCH_THREADS" not in os.environ
+    monkeypatch.setenv("MORPH_BENCH_THREADS", "2")  # the user's own setting wins
+    with _threads_of(committed, "c"):
+        assert os.environ["MORPH_BENCH_THREADS"] == "2"
