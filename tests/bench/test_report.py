@@ -184,6 +184,25 @@ def test_setup_table_names_machine_commit_and_packages(results: Path) -> None:
     assert setup["Input size"].startswith("3×32×32")
 
 
+def test_setup_table_states_the_evaluation_counts_per_profile() -> None:
+    import pandas as pd
+
+    from bench.store.loading import flatten_record
+
+    def record(profile: str, val: int, test: int) -> dict:
+        counts = {"val": {"correct": [1] * val, "total": [2] * val}, "test": {"correct": [0] * test,
+                                                                           "total": [2] * test}}
+        return flatten_record(StageRecord(case_id=profile, stage="base", extra={"profile": profile},
+                                          per_image=counts))
+
+    one = dict(create_table("setup", pd.DataFrame([record("quick", 128, 96)])).values.tolist())
+    assert one["Evaluation images"] == "val 128, test 96"
+    two = dict(create_table("setup", pd.DataFrame([record("quick", 128, 96), record("real", 5, 7)])).values.tolist())
+    assert two["Evaluation images"] == "val 128, test 96 (quick); val 5, test 7 (real)"
+    old = dict(create_table("setup", pd.DataFrame([{"case_id": "c", "stage": "base"}])).values.tolist())
+    assert old["Evaluation images"] == "not recorded"
+
+
 def test_cli_report_writes_folder_and_prints_without_out(results: Path, tmp_path: Path) -> None:
     out = tmp_path / "reports"
     done = runner.invoke(app, ["report", str(results), "--out", str(out)])
@@ -232,7 +251,7 @@ def test_morphnet_vs_uniform_section_by_hand(results: Path) -> None:
     assert cells[:3] == ["mini", "method=morphnet,sym=0", "dice"]
     assert cells[6:8] == ["-0.025 [-0.025, -0.025]", "0.00"]
     assert cells[10:12] == ["2×?", "uniform ahead"]
-    assert "MorphNet ahead 0, uniform ahead 1, no difference shown 0, one seed (no verdict) 0" in text
+    assert "method ahead 0, uniform ahead 1, no difference shown 0, one seed (no verdict) 0" in text
 
 
 def test_versus_flags_costs_not_budgeted() -> None:

@@ -55,6 +55,28 @@ def _settings(df: pd.DataFrame, prefix: str, name: str = "name", keys: Iterable[
     return f"{_join(names, varies='varies')} ({', '.join(args)})" if args else _join(names, varies="varies")
 
 
+def _eval_images(df: pd.DataFrame) -> str:
+    """``"val 128, test 128 (quick); val 80, test 80 (real_isbi)"``: the images (or tiles) each split was scored on,
+    from the per-image counts of the records (issue 10: a report states its evaluation counts)."""
+    if "per_image" not in df.columns:
+        return "not recorded"
+    sizes: dict[str, dict[str, set[int]]] = {}
+    extras = df["extra"] if "extra" in df.columns else [None] * len(df)
+    for per_image, extra in zip(df["per_image"], extras):
+        if not isinstance(per_image, dict):
+            continue
+        profile = str(extra.get("profile", "")) if isinstance(extra, dict) else ""
+        for split, counts in per_image.items():
+            if isinstance(counts, dict) and isinstance(counts.get("total"), list):
+                sizes.setdefault(profile, {}).setdefault(split, set()).add(len(counts["total"]))
+    parts = []
+    for profile, splits in sorted(sizes.items()):
+        text = ", ".join(f"{split} {' / '.join(map(str, sorted(splits[split])))}" for split in ("val", "test")
+                         if split in splits)
+        parts.append(f"{text} ({profile})" if profile and len(sizes) > 1 else text)
+    return "; ".join(parts) or "not recorded"
+
+
 def _latency_field(df: pd.DataFrame, field: str) -> list[str]:
     pattern = re.compile(rf"^latency\.[^.]+\.{field}$")
     return sorted({v for c in df.columns if pattern.match(c) for v in _values(df, c)})
@@ -80,6 +102,7 @@ def setup_table(df: pd.DataFrame) -> pd.DataFrame:
         ("Input size", f"{_join(_latency_field(df, 'input_shape'))} (latency; batch {_join(_latency_field(df, 'batch'))}"
                        f", dtype {_join(_latency_field(df, 'dtype'))}, warm-up {_join(_latency_field(df, 'warmup'))})"),
         ("Data set", _settings(df, "config.data.", skip=_SKIP_DATA)),
+        ("Evaluation images", _eval_images(df)),
         ("Model", _settings(df, "config.model.")),
         ("Training", _settings(df, "config.train.", "optimizer", _TRAIN_KEYS)),
         ("Compression", _settings(df, "config.morph.", "method", _MORPH_KEYS)),
