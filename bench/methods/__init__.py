@@ -6,7 +6,7 @@ from bench.methods.base import (
     BASE, METHODS, Method, StageSettings, StageSpec, all_stage_specs, baseline_matched_settings, baseline_names,
     baseline_stages, get_method, learner_final_stages, register_method, stage_title,
 )
-from bench.methods import blog, morphnet, uniform  # noqa: E402,F401  (registers the shipped methods)
+from bench.methods import blog, morphnet, pruning, uniform  # noqa: E402,F401  (registers the shipped methods)
 
 __all__ = [
     "BASE", "METHODS", "Method", "StageSettings", "StageSpec", "all_stage_specs", "baseline_matched_settings",

@@ -99,7 +99,7 @@ def learn_config(ctx: CaseContext, m: StageSettings) -> Any:
 BUDGET_RESOURCE = {"params": "params_exact"}
 
 
-def _timed(m: StageSettings) -> bool:
+def is_timed(m: StageSettings) -> bool:
     """Whether the resource is a latency (it needs a device profile, and a budget in it may be measured)."""
     return RESOURCES.get(m.resource).needs_device
 
@@ -107,7 +107,7 @@ def _timed(m: StageSettings) -> bool:
 def device_profile(m: StageSettings) -> Device | None:
     """The latency device (default ``cpu2``): a registered name, or a calibrated profile file (``*.json``, from
     ``bench calibrate``); None for the other resources."""
-    if not _timed(m):
+    if not is_timed(m):
         return None
     return resolve_device(m.device_profile or "cpu2")
 
@@ -135,7 +135,7 @@ def param_groups(model: nn.Module, reg: MorphNetRegularizer, lr: float | None) -
 def cost_fn(ctx: CaseContext, m: StageSettings) -> Callable[[Mapping[str, int]], float]:
     """What the budget is in: the graph's cost of the resource, or a latency measured under the case's
     timing conditions (``budget_by = "measurement"``)."""
-    if _timed(m) and m.budget_by == "measurement":
+    if is_timed(m) and m.budget_by == "measurement":
         conditions = ctx.timing(ctx.case.config.measure.batch_sizes[0])
 
         def measured(widths: Mapping[str, int]) -> float:
@@ -167,4 +167,4 @@ def multiplier_target(ctx: CaseContext, m: StageSettings, widths: Mapping[str, i
     found = width_multiplier_search(widths, budget, cost, level_ties, min_width=m.min_width, min_widths=floors,
                                     multiple=multiple)
     return {"widths": dict(found.widths), "multiplier": found.multiplier, "budget": budget, "cost": found.cost,
-            "budget_by": m.budget_by if _timed(m) else "model"}
+            "budget_by": m.budget_by if is_timed(m) else "model"}

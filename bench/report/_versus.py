@@ -1,12 +1,14 @@
-"""The question every MorphNet row must answer: is it better than scaling every layer by one multiplier?
+"""The question every MorphNet row must answer: is it better than scaling every layer by one multiplier? The
+pruning baselines (:mod:`bench.methods.pruning`) answer it too.
 
-For each case group with a final Expanded stage and a uniform baseline at the same budget (the groups
-:func:`bench.report._groups.prepare` pairs), val and test quality (Dice, or accuracy for a classifier) as a paired
-comparison over seeds and evaluation images (:func:`bench.stats.compare`: Δ = MorphNet − uniform, its 95%
-interval, P(MorphNet > uniform), n = seeds × images). The verdict follows the interval: "MorphNet ahead" or
-"uniform ahead" only when it excludes 0 (≥ 2 seeds), else "no difference shown"; one seed is "one seed".
-The costs that were not budgeted are shown for both sides (params, FLOPs, measured batch-1 latency), and a
-MorphNet model that costs more than :data:`COST_TOLERANCE` above the baseline in FLOPs or latency is flagged.
+For each case group with a learner's final stage (MorphNet's last Expanded, a baseline's Pruned) and a uniform
+baseline at the same budget (the groups :func:`bench.report._groups.prepare` pairs), val and test quality (Dice,
+or accuracy for a classifier) as a paired comparison over seeds and evaluation images
+(:func:`bench.stats.compare`: Δ = M − uniform, its 95% interval, P(M > uniform), n = seeds × images). The verdict
+follows the interval: "<method label> ahead" or "uniform ahead" only when it excludes 0 (≥ 2 seeds), else "no
+difference shown"; one seed is "one seed". The costs that were not budgeted are shown for both sides (params,
+FLOPs, measured batch-1 latency), and a model that costs more than :data:`COST_TOLERANCE` above the baseline in
+FLOPs or latency is flagged.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 
 import pandas as pd
 
-from bench.methods import baseline_stages, learner_final_stages
+from bench.methods import METHODS, baseline_stages, learner_final_stages
 from bench.report._format import fmt_count, fmt_delta, fmt_p, fmt_sig, markdown_rows
 from bench.report._groups import natural_key, prepare
 from bench.stats import AHEAD, BEHIND, Comparison, compare, evaluations
@@ -24,7 +26,6 @@ from bench.stats import AHEAD, BEHIND, Comparison, compare, evaluations
 #: A MorphNet model more than this share above its baseline's FLOPs or latency is flagged as costlier.
 COST_TOLERANCE = 0.05
 _LATENCY = re.compile(r"^latency\.(.+_b1)\.median_s$")
-_CALL = {AHEAD: "MorphNet ahead", BEHIND: "uniform ahead"}
 
 
 def _metric(rows: pd.DataFrame) -> str:
@@ -33,9 +34,16 @@ def _metric(rows: pd.DataFrame) -> str:
     return "dice" if pd.to_numeric(col, errors="coerce").notna().any() else "accuracy"
 
 
-def verdict(c: Comparison) -> str:
-    """"MorphNet ahead"/"uniform ahead" when the interval excludes 0, else the comparison's own label."""
-    return _CALL.get(c.verdict, c.verdict)
+def verdict(c: Comparison, learner: str = "MorphNet") -> str:
+    """"MorphNet ahead"/"uniform ahead" (the learner named by its method's label) when the interval excludes 0,
+    else the comparison's own label."""
+    return {AHEAD: f"{learner} ahead", BEHIND: "uniform ahead"}.get(c.verdict, c.verdict)
+
+
+def _learner(rows: pd.DataFrame) -> str:
+    """The report label of the method behind the group's final model ("MorphNet", "L1-norm pruning")."""
+    names = sorted(set(rows.get("config.morph.method", pd.Series(dtype=object)).dropna()) & set(METHODS))
+    return " / ".join(METHODS.get(n).label for n in names) or "MorphNet"
 
 
 def _mean(rows: pd.DataFrame, col: str) -> float:
@@ -83,11 +91,12 @@ def render(df: pd.DataFrame) -> str | None:
         expand, uniform = rows[rows["stage"].isin(learner_final_stages())], rows[rows["stage"].isin(baseline_stages())]
         if expand.empty or uniform.empty:
             continue
-        expand = expand[expand["iteration"] == expand["iteration"].max()]
+        iteration = expand["iteration"].fillna(0)  # a one-pass method (pruning) has no iteration
+        expand = expand[iteration == iteration.max()]
         metric = _metric(rows)
         val = compare(evaluations(expand, "val", metric), evaluations(uniform, "val", metric), metric)
         test = compare(evaluations(expand, "test", metric), evaluations(uniform, "test", metric), metric)
-        call = verdict(val)
+        call = verdict(val, _learner(expand))
         latency = _latency_col(expand, uniform)
         flag = cost_flag(expand, uniform, latency)
         if flag and val.verdict == AHEAD:
@@ -101,15 +110,16 @@ def render(df: pd.DataFrame) -> str | None:
         return None
     head = ["Suite", "Case group", "Metric", "Params (M / U)", "FLOPs (M / U)", "Latency b1 ms (M / U)",
             "Δ val [95% CI]", "P(M > U) val", "Δ test [95% CI]", "P(M > U) test", "n (seeds×images)", "Verdict (val)",
-            "MorphNet costs more"]
+            "M costs more"]
     n = sum(tally.values())
     counts = ", ".join(f"{label} {tally.get(key, 0)}" for key, label in (
-        (AHEAD, "MorphNet ahead"), (BEHIND, "uniform ahead"), ("no difference shown", "no difference shown"),
+        (AHEAD, "method ahead"), (BEHIND, "uniform ahead"), ("no difference shown", "no difference shown"),
         ("one seed", "one seed (no verdict)")))
-    summary = (f"MorphNet's last Expanded model (M) against the uniform width multiplier (U) at the same budget, "
+    summary = (f"Each method's final model (M: MorphNet's last Expanded model, a pruning baseline's fine-tuned "
+               f"Pruned model) against the uniform width multiplier (U) at the same budget, "
                f"trained with the same recipe: foreground Dice for segmentation, accuracy for classification. "
-               f"Δ = MorphNet − uniform with its 95% paired bootstrap interval over seeds and evaluation images; "
-               f"P(M > U) = share of paired seeds where MorphNet scored higher; a verdict needs ≥ 2 seeds and an "
-               f"interval that excludes 0. Costs not budgeted: a MorphNet model more than "
+               f"Δ = M − U with its 95% paired bootstrap interval over seeds and evaluation images; "
+               f"P(M > U) = share of paired seeds where M scored higher; a verdict needs ≥ 2 seeds and an "
+               f"interval that excludes 0. Costs not budgeted: an M model more than "
                f"{COST_TOLERANCE:.0%} above the baseline's FLOPs or latency is flagged. Over {n} case groups: {counts}.")
     return "\n".join([summary, "", markdown_rows(head, lines)])

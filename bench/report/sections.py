@@ -19,7 +19,7 @@ Section = Callable[[pd.DataFrame], "str | None"]
 _SECTIONS: Registry[Section] = Registry("report section", error=BenchError)
 BLOG_COMPARISON = "Blog vs this run"
 BLOG_FRAGMENT = "blog_comparison.md"
-VERSUS_UNIFORM = "MorphNet vs uniform at equal budget"
+VERSUS_UNIFORM = "MorphNet and the pruning baselines vs uniform at equal budget"
 #: ``@register_section("Blog vs this run")``: the function gets every loaded record (all suites).
 register_section = _SECTIONS.register
 

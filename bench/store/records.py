@@ -22,7 +22,7 @@ from bench.store._atomic import atomic_write_text
 
 SCHEMA_VERSION = 1
 #: Pipeline order of the stage names within one iteration (tables and "the last stage" sort by it).
-STAGE_ORDER = {"base": 0, "learn": 1, "shrink": 2, "expand": 3, "uniform": 4}
+STAGE_ORDER = {"base": 0, "learn": 1, "shrink": 2, "expand": 3, "sparse": 4, "prune": 5, "uniform": 6}
 Status = Literal["ok", "failed", "diverged"]
 STATUSES: tuple[str, ...] = get_args(Status)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")

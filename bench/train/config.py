@@ -115,6 +115,8 @@ class TrainHooks:
 
     Attributes:
         extra_loss: a scalar added to the task loss every step (e.g. ``λ·G``), computed outside autocast.
+        after_backward: called after each backward pass, before the optimizer step, with the gradients unscaled
+            (e.g. a pruner's sparse-training term added to the gradients).
         after_step: called with the optimizer after each optimizer step (e.g. a proximal shrink of γ).
         on_epoch_end: called with the 0-based epoch after evaluation; its numbers join that history row.
         param_groups: optimizer parameter groups (dicts with ``"params"`` and per-group options) used
@@ -122,6 +124,7 @@ class TrainHooks:
     """
 
     extra_loss: Callable[[], Tensor] | None = None
+    after_backward: Callable[[], None] | None = None
     after_step: Callable[[Optimizer], None] | None = None
     on_epoch_end: Callable[[int], Mapping[str, float]] | None = None
     param_groups: Iterable[dict[str, Any]] | None = None

@@ -155,6 +155,9 @@ def _train_epoch(
             return stats
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(task_loss if extra is None else task_loss + extra).backward()
+        if hooks.after_backward is not None:
+            scaler.unscale_(optimizer)  # the hook sees true gradients (a no-op without AMP)
+            hooks.after_backward()
         scaler.step(optimizer)
         scaler.update()
         if hooks.after_step is not None:

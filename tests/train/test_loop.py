@@ -106,6 +106,26 @@ def test_extra_loss_hook_really_regularises(tiny_splits: DatasetSplits, tiny_une
     assert (len(calls["after_step"]), calls["epochs"]) == (r_reg.steps, [0, 1])
 
 
+def test_after_backward_edits_the_gradients_the_step_uses(tiny_splits: DatasetSplits, tiny_unet: Net) -> None:
+    """A pruner's sparse-training term goes on the gradients between backward and step: zeroing the head's
+    gradient there must freeze the head (under Adam without weight decay), and the hook runs once per step."""
+    model = tiny_unet()
+    head = model.head.weight.detach().clone()
+    seen: list[bool] = []
+
+    def zero_head() -> None:
+        seen.append(model.head.weight.grad is not None)
+        model.head.weight.grad.zero_()
+        model.head.bias.grad.zero_()
+
+    result = train(model, tiny_splits, FAST, hooks=TrainHooks(after_backward=zero_head))
+    assert torch.equal(model.head.weight, head) and len(seen) == result.steps and all(seen)
+    moved = tiny_unet()
+    start = moved.head.weight.detach().clone()
+    train(moved, tiny_splits, FAST)
+    assert not torch.equal(moved.head.weight, start)  # without the hook the head does move
+
+
 def test_param_groups_replace_model_parameters(tiny_splits: DatasetSplits, tiny_unet: Net) -> None:
     model = tiny_unet()
     head = model.head.weight.detach().clone()
