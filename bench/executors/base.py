@@ -101,6 +101,22 @@ def group_cases(case_dicts: Sequence[CaseDict]) -> list[list[dict[str, Any]]]:
     return list(groups.values())
 
 
+def split_group(group: Sequence[CaseDict]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """(lead, followers) of one group: the lead job (its first case) computes the group's shared first stage;
+    the followers, one job per second stage key (cases sharing a structure-learning run stay together), can
+    then run side by side. Whole groups as jobs leave workers idle when there are fewer groups than workers
+    (three seeds on two workers ran the third seed's group alone, on one core)."""
+    from bench.pipeline import plan_case
+    from bench.suite import Case
+
+    lead, rest = [dict(group[0])], [dict(d) for d in group[1:]]
+    followers: dict[str, list[dict[str, Any]]] = {}
+    for data in rest:
+        plan = plan_case(Case.from_dict(data))
+        followers.setdefault(plan[1].key if len(plan) > 1 else plan[0].key, []).append(data)
+    return lead, list(followers.values())
+
+
 def run_job(
     case_dicts: Sequence[CaseDict], results: str | Path, options: Mapping[str, Any] | JobOptions
 ) -> dict[str, str]:

@@ -14,13 +14,13 @@ import multiprocessing as mp
 import os
 import signal
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
 from bench.executors.base import (
-    EXECUTORS, CaseDict, JobOptions, available_cores, case_ids, group_cases, outcomes, run_job,
+    EXECUTORS, CaseDict, JobOptions, available_cores, case_ids, group_cases, outcomes, run_job, split_group,
 )
 from bench.executors.progress import job_progress
 
@@ -56,10 +56,14 @@ class LocalExecutor:
         return workers, max(1, available_cores() // workers), gpus
 
     def submit(self, case_dicts: Sequence[CaseDict], results: Path, options: JobOptions) -> dict[str, str]:
+        """Each group's lead job first; when it is done (the shared first stage is on disk), its followers
+        (:func:`~bench.executors.base.split_group`). With ``force`` a group stays one job, so that its shared
+        stage is redone once."""
         groups = group_cases(case_dicts)
         if not groups:
             return {}
-        workers, threads, gpus = self.plan(len(groups), options.device)
+        split = {i: ((g, []) if options.force else split_group(g)) for i, g in enumerate(groups)}
+        workers, threads, gpus = self.plan(len(groups) + sum(len(f) for _, f in split.values()), options.device)
         options = JobOptions(options.device, options.force, options.retry_failed, options.threads or threads)
         ctx = mp.get_context("spawn")
         queue = None
@@ -70,19 +74,26 @@ class LocalExecutor:
         pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(queue,))
         statuses: dict[str, str] = {}
         interrupted = False
+        submit = lambda job: pool.submit(run_job, job, str(results.resolve()), options.to_dict())  # noqa: E731
         try:
-            futures: dict[Future[dict[str, str]], list[dict[str, Any]]] = {
-                pool.submit(run_job, group, str(results.resolve()), options.to_dict()): group for group in groups
-            }
+            pending: dict[Future[dict[str, str]], list[dict[str, Any]]] = {}
+            after: dict[Future[dict[str, str]], list[list[dict[str, Any]]]] = {}
+            for lead, followers in split.values():
+                future = submit(lead)
+                pending[future], after[future] = lead, followers
             where = f"{workers} workers × {options.threads} threads" + (f", GPUs {','.join(gpus)}" if gpus else "")
             with job_progress(len(case_dicts), f"local ({where})", self.progress, results) as report:
-                for future in as_completed(futures):
-                    group = futures[future]
-                    try:
-                        statuses.update(future.result())
-                    except Exception as exc:  # a worker crashed (BrokenProcessPool, OOM kill, a bug)
-                        report.error(f"job {','.join(case_ids(group))}: {type(exc).__name__}: {exc}")
-                    report.done(group, statuses)
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        job = pending.pop(future)
+                        try:
+                            statuses.update(future.result())
+                        except Exception as exc:  # a worker crashed (BrokenProcessPool, OOM kill, a bug)
+                            report.error(f"job {','.join(case_ids(job))}: {type(exc).__name__}: {exc}")
+                        report.done(job, statuses)
+                        for follower in after.pop(future, []):
+                            pending[submit(follower)] = follower
         except KeyboardInterrupt:
             interrupted = True
             for process in list(getattr(pool, "_processes", {}).values()):

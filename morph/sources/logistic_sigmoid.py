@@ -38,6 +38,12 @@ class LogisticSigmoidStrength(GroupStrength):
     def of_member(self, member: Member) -> torch.Tensor:
         return dict(self.gates.gates)[member.name].regularization_vector()
 
+    @property
+    def scale_params(self) -> tuple[torch.nn.Parameter, ...]:
+        """The gate logits: the strengths themselves, so ``strength_lr`` gives them a rate of their own (at the
+        task's 1e-3 Adam rate a logit needs ~2,500 steps to travel from 2.5 to 0)."""
+        return tuple(m.param for m in self.members)
+
     def prox(self, member: Member, tau: float, mask: torch.Tensor | None) -> None:
         raise MorphError("logistic_sigmoid gates learn through the penalty's gradient; they have no proximal step")
 

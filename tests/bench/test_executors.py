@@ -70,6 +70,20 @@ def test_groups_keep_every_shared_stage_in_one_job(make_tiny: Callable[..., Path
     assert not keys[0] & keys[1]  # keys chain through parents: no stage is shared across jobs
 
 
+def test_a_group_splits_into_a_lead_and_followers_that_share_no_later_stage(make_tiny: Callable[..., Path]) -> None:
+    from bench.executors.base import split_group
+
+    cases = load_suite(make_tiny()).cases()  # morphnet sym 0 and 2 (one learn run), uniform: one base
+    [group] = group_cases([c.to_dict() for c in cases])
+    lead, followers = split_group(group)
+    plans = {c.id: plan_case(c) for c in cases}
+    assert [d["id"] for d in lead] == [cases[0].id]
+    assert [[d["id"] for d in job] for job in followers] == [[cases[1].id], [cases[2].id]]
+    # only the base is shared between jobs; it is the lead's first stage, computed before any follower starts
+    shared = {s.key for s in plans[cases[1].id]} & {s.key for s in plans[cases[2].id]}
+    assert shared == {plans[cases[0].id][0].key}
+
+
 def test_local_plan_splits_cores_and_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
     cores = available_cores()
     assert LocalExecutor(jobs=2).plan(n_groups=5, device="cpu") == (2, max(1, cores // 2), None)

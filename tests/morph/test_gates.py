@@ -141,6 +141,14 @@ def test_costs_on_the_four_conv_graph(resource: str, coeff: dict[str, int]) -> N
     assert reg.penalty().item() == pytest.approx(expected, rel=1e-6)
 
 
+def test_gate_logits_are_the_sources_scale_params() -> None:
+    """``strength_lr`` gives a source's own parameters a rate: for gates those are the logits, and nothing else."""
+    net, x = FourConv(), torch.zeros(1, 3, 17, 19)
+    reg = MorphNetRegularizer(net, x, resource="params", source="logistic_sigmoid", threshold=0.1)
+    scale = {id(p) for src in reg.sources for p in src.scale_params}
+    assert scale == {id(g.logits) for g in gates(net).values()}
+
+
 # --- the transform -----------------------------------------------------------------------------------------
 
 def _randomise(model: nn.Module, seed: int = 0) -> None:
