@@ -123,7 +123,7 @@ def expand(ctx: Any, m: StageSettings, parent: Any) -> Any:
 
 
 BLOG = register_method(Method(
-    name="blog", label="MorphNet",
+    name="blog", label="MorphNet (blog recipe)",
     stages=(
         StageSpec("learn", "Learn", learn, reads=LEARN_READS, facts=BlogFractions),
         StageSpec("shrink", "Shrunk", shrink, reads=SHRINK_READS, facts=BlogFractions),

@@ -20,6 +20,7 @@ _SECTIONS: Registry[Section] = Registry("report section", error=BenchError)
 BLOG_COMPARISON = "Blog vs this run"
 BLOG_FRAGMENT = "blog_comparison.md"
 VERSUS_UNIFORM = "MorphNet and the pruning baselines vs uniform at equal budget"
+RANKING = "Method ranking at each budget"
 #: ``@register_section("Blog vs this run")``: the function gets every loaded record (all suites).
 register_section = _SECTIONS.register
 
@@ -44,6 +45,17 @@ def morphnet_vs_uniform(df: pd.DataFrame) -> str | None:
     from bench.report import _versus
 
     return _versus.render(df)
+
+
+@register_section(RANKING)
+def method_ranking(df: pd.DataFrame) -> str | None:
+    """Every budget that ≥ 3 methods reached, its methods ranked by val quality with intervals, and whether
+    the leader's lead over the runner-up is shown."""
+    if df is None or df.empty:
+        return None
+    from bench.report import _ranking
+
+    return _ranking.render(df)
 
 
 def index_sections(df: pd.DataFrame, extra: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
