@@ -1,13 +1,14 @@
 """Every shipped suite file loads under both profiles, its quick profile reads no data outside the repository
 except ../shared/data, no two suites share a case id, and the quick profiles stay within a training budget.
 
-Budget (quick profiles, counted as distinct stage keys via ``plan_case``, each key = one training):
-- per suite: at most QUICK_STAGES_PER_SUITE (backbones: its own cap; its stages are ~1/3 of a U-Net quick
-  training: 72 images × 8–12 epochs);
+Budget (quick profiles, counted as distinct stage keys via ``plan_case`` per seed, each key = one training; the
+verdict suites run three seeds, and ``nox -s reproduce`` must stay within 100 minutes on 2 cores):
+- per suite: at most QUICK_STAGES_PER_SUITE (backbones and methods: their own caps; a backbone stage is ~1/3 of a
+  U-Net quick training: 72 images × 8–12 epochs; a methods stage ~1/4: 64² images, 8 epochs);
 - new work per suite, in the order the README runs them with one shared results folder (stages an earlier suite
   already produced are reused): at most QUICK_NEW_STAGES (≈ 40 s per training on an idle 2-core CPU, less for
   shrunk models);
-- all suites together: at most QUICK_TOTAL_STAGES distinct keys.
+- the suites without a cap of their own together: at most QUICK_TOTAL_STAGES distinct keys per seed.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from bench.suite import load_suite
 REPO = Path(__file__).resolve().parents[2]
 SUITES = sorted((REPO / "suites").glob("*.toml"))
 SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
-ORDER = ["quickstart", "symmetry", "regularizers", "layers", "one_conv", "cifar", "backbones", "flops_target"]
+ORDER = ["quickstart", "symmetry", "regularizers", "layers", "one_conv", "cifar", "backbones", "flops_target",
+         "methods"]
 QUICK_STAGES_PER_SUITE = 20
 BACKBONE_STAGES = 30
+METHODS_STAGES = 40
+OWN_CAP = {"backbones": BACKBONE_STAGES, "methods": METHODS_STAGES}
 QUICK_NEW_STAGES = 15
 QUICK_TOTAL_STAGES = 90
 
@@ -82,31 +86,40 @@ def test_uniform_baseline_for_every_morphnet_budget() -> None:
             assert key in uniform, f"{path.name}: {case.label} has no uniform baseline at {key}"
 
 
-def _quick_keys() -> dict[str, set[str]]:
-    return {p.stem: {s.key for c in _load(p, "quick").cases() for s in plan_case(c)} for p in SUITES}
+def _quick_keys(seed: int) -> dict[str, set[str]]:
+    """Stage keys per suite for one seed (a one-seed suite counts its only seed for every seed)."""
+    out = {}
+    for p in SUITES:
+        cases = _load(p, "quick").cases()
+        chosen = [c for c in cases if c.seed == seed] or [c for c in cases if c.seed == cases[0].seed]
+        out[p.stem] = {s.key for c in chosen for s in plan_case(c)}
+    return out
 
 
-def test_quick_training_budget() -> None:
-    keys = _quick_keys()
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_quick_training_budget(seed: int) -> None:
+    keys = _quick_keys(seed)
     for name, own in keys.items():
-        cap = BACKBONE_STAGES if name == "backbones" else QUICK_STAGES_PER_SUITE
-        assert len(own) <= cap, f"{name}: {len(own)} distinct quick stages > {cap}"
+        cap = OWN_CAP.get(name, QUICK_STAGES_PER_SUITE)
+        assert len(own) <= cap, f"{name}: {len(own)} distinct quick stages of seed {seed} > {cap}"
     seen: set[str] = set()
     for name in [n for n in ORDER if n in keys] + sorted(set(keys) - set(ORDER)):
         new = keys[name] - seen
-        cap = BACKBONE_STAGES if name == "backbones" else QUICK_NEW_STAGES
-        assert len(new) <= cap, f"{name}: {len(new)} new quick stages after the suites before it > {cap}"
+        cap = OWN_CAP.get(name, QUICK_NEW_STAGES)
+        assert len(new) <= cap, f"{name}: {len(new)} new quick stages of seed {seed} after the suites before it > {cap}"
         seen |= keys[name]
-    assert len(seen) <= QUICK_TOTAL_STAGES, f"{len(seen)} distinct quick stages over all suites"
+    plain = set().union(*(own for name, own in keys.items() if name not in OWN_CAP))
+    assert len(plain) <= QUICK_TOTAL_STAGES, f"{len(plain)} distinct quick stages of seed {seed} over the U-Net suites"
 
 
 def test_shared_base_training_is_shared() -> None:
-    """The base-16 U-Net suites agree on data/model/train/measure, so one base training serves them all."""
+    """The base-16 U-Net suites agree on data/model/train/measure, so one base training per seed serves them all."""
     bases = {}
     for name in ("symmetry", "regularizers", "layers"):
         path = REPO / "suites" / f"{name}.toml"
-        bases[name] = {plan_case(c)[0].key for c in _load(path, "quick").cases()}
-    assert len(set().union(*bases.values())) == 1, bases
+        bases[name] = {(c.seed, plan_case(c)[0].key) for c in _load(path, "quick").cases()}
+    union = set().union(*bases.values())
+    assert len(union) == len({seed for seed, _ in union}), bases
 
 
 @pytest.mark.parametrize("profile", ["quick", "full"])
