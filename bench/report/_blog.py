@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from bench.report._format import fmt_comparison, fmt_count, fmt_fixed, markdown_rows
-from bench.report._groups import group_label, layer_order
+from bench.report._groups import data_label, group_label, layer_order
 from bench.stats import Comparison, compare, evaluations
 from bench.store.records import is_missing as _missing
 
@@ -465,8 +465,21 @@ def conclusions(df: pd.DataFrame) -> list[Verdict]:
     return [check(df) for check in CONCLUSIONS]
 
 
+def _by_data(df: pd.DataFrame) -> list[list[str]]:
+    """Each conclusion checked on each data set's records apart ("Data" column); a conclusion no data set ran
+    shows once as not run."""
+    data = pd.Series([data_label(n, p) for n, p in zip(_col(df, "config.data.name"), _col(df, "config.data.path"))],
+                     index=df.index, dtype=object)
+    names = sorted(set(data)) or ["–"]
+    rows: list[list[str]] = []
+    for check in CONCLUSIONS:
+        found = [(name, check(df[data == name])) for name in names]
+        shown = [(name, v) for name, v in found if v.status != NOT_RUN] or [("–", found[0][1])]
+        rows += [[v.claim, name, v.status, v.evidence] for name, v in shown]
+    return rows
+
+
 def render(df: pd.DataFrame) -> str:
-    verdicts = conclusions(df)
     lines = [
         f"The blog's published numbers ({BLOG_SOURCE}, Tables 1–3 and 5; its Dice is the validation set's) next "
         "to this run's, where the matching suite ran. Our runs may be at a smaller scale (quick profile: a "
@@ -477,6 +490,6 @@ def render(df: pd.DataFrame) -> str:
         "",
         "The blog's conclusions on this run's records:",
         "",
-        markdown_rows(["Conclusion", "On our data", "Numbers"], [[v.claim, v.status, v.evidence] for v in verdicts]),
+        markdown_rows(["Conclusion", "Data", "On our data", "Numbers"], _by_data(df)),
     ]
     return "\n".join(lines) + "\n"

@@ -7,8 +7,10 @@ Why here and not in the tables: every table and figure must agree on what a "gro
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
 from typing import Any
 
 import pandas as pd
@@ -50,6 +52,18 @@ def profile_tag(extra: object) -> str:
     at another scale is another group, never pooled with the quick profile's seeds."""
     profile = extra.get("profile") if isinstance(extra, dict) else None
     return f" [{profile}]" if profile and profile != "quick" else ""
+
+
+def data_label(name: object, path: object) -> str:
+    """What a record's numbers are on, in a word: the data set's name, and for a folder its folder under
+    ``data/`` (``"folder: isbi2012-membrane"``), so verdicts can say on which data they hold."""
+    text = "" if name is None or (isinstance(name, float) and math.isnan(name)) else str(name)
+    if isinstance(path, str) and path:
+        parts = [p for p in PurePosixPath(path.replace(chr(92), "/")).parts if p not in ("..", ".", "/")]
+        folder = parts[parts.index("data") + 1] if "data" in parts[:-1] else (parts[0] if parts else "")
+        if folder and folder != text:
+            return f"{text}: {folder}" if text else folder
+    return text or "–"
 
 
 def record_group(label: str, extra: object) -> str:

@@ -195,3 +195,29 @@ def test_full_profile_preferred_and_empty_frame() -> None:
 @pytest.mark.parametrize("row", list(_blog.BLOG_ROWS))
 def test_blog_numbers_are_the_published_ones(row: _blog.BlogRow) -> None:
     assert 0.8 <= row.val_dice <= 0.9 and row.params > 5e5
+
+
+def test_data_label_names_the_data_a_verdict_is_on() -> None:
+    from bench.report._groups import data_label
+
+    assert data_label("folder", "../../shared/data/isbi2012-membrane/train") == "folder: isbi2012-membrane"
+    assert data_label("synthetic_buildings", None) == "synthetic_buildings"
+    assert data_label("inria", "/data/inria") == "inria"
+    assert data_label(None, None) == "–"
+
+
+def test_each_conclusion_is_checked_per_data_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records of two data sets are never pooled into one verdict: each data set gets its own row."""
+    import pandas as pd
+
+    from bench.report import _blog
+
+    def seen(df: pd.DataFrame) -> _blog.Verdict:
+        names = sorted(set(df["config.data.name"]))
+        return _blog.Verdict("claim", _blog.HOLDS if names else _blog.NOT_RUN, ",".join(names) or "nothing")
+
+    monkeypatch.setattr(_blog, "CONCLUSIONS", (seen,))
+    df = pd.DataFrame({"config.data.name": ["synthetic_buildings", "folder", "folder"],
+                       "config.data.path": [None, "../shared/data/drive", "../shared/data/drive"]})
+    assert _blog._by_data(df) == [["claim", "folder: drive", _blog.HOLDS, "folder"],
+                                  ["claim", "synthetic_buildings", _blog.HOLDS, "synthetic_buildings"]]
