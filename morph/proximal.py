@@ -15,6 +15,7 @@ the member that attains the max for each channel, which is where the subgradient
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -32,11 +33,18 @@ class ProximalStep:
         strength: λ.
         lr: the step size; ``None`` reads, at each call, the learning rate of the optimizer's param group that
             holds each parameter (strengths often get a larger rate than the other weights).
+        keep: a protected floor: the ``ceil(keep · width)`` strongest channels of each group are left out of the
+            step, so the penalty cannot empty a layer whose channels are expensive (a FLOPs cost at full
+            resolution); the task loss still moves them. 0 protects nothing.
     """
 
-    def __init__(self, regularizer: MorphNetRegularizer, strength: float, lr: float | None = None) -> None:
+    def __init__(self, regularizer: MorphNetRegularizer, strength: float, lr: float | None = None,
+                 keep: float = 0.0) -> None:
         if strength < 0:
             raise ValueError(f"strength must be ≥ 0, got {strength}")
+        if not 0 <= keep < 1:
+            raise ValueError(f"keep must be in [0, 1), got {keep}")
+        self.keep = keep
         without = sorted({src.kind for src in regularizer.sources if not src.proximal})
         if without:
             raise MorphError(f"source {', '.join(without)} has no proximal step: add λ·penalty() to the loss instead")
@@ -55,11 +63,25 @@ class ProximalStep:
                 continue
             vals = src.per_member()
             winner = torch.stack(vals).argmax(0) if len(vals) > 1 else None
+            free = self._unprotected(src)
             for j, member in enumerate(src.members):
                 lr = self.lr if self.lr is not None else rates.get(id(member.param))
                 if lr is None:
                     raise MorphError("ProximalStep: a regularized parameter is not in the optimizer; pass lr=")
-                src.prox(member, lr * self.strength * k, None if winner is None else winner == j)
+                mask = None if winner is None else winner == j
+                if free is not None:
+                    mask = free if mask is None else mask & free
+                src.prox(member, lr * self.strength * k, mask)
+
+    def _unprotected(self, src: Any) -> torch.Tensor | None:
+        """The channels the step may shrink: all but the group's ``ceil(keep · width)`` strongest (None: all)."""
+        if self.keep <= 0:
+            return None
+        strength = src.strength().detach()
+        n = math.ceil(self.keep * strength.numel())
+        free = torch.ones_like(strength, dtype=torch.bool)
+        free[torch.topk(strength, n).indices] = False
+        return free
 
 
 def _group_rates(optimizer: Any) -> dict[int, float]:

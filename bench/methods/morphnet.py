@@ -13,7 +13,7 @@ from bench.methods.products import AliveWidths
 #: were keyed by before stages declared their settings), so a method reads a subset.
 LEARN_READS = tuple(f"morph.{k}" for k in (
     "method", "resource", "source", "strength", "threshold", "optimizer", "lr", "strength_lr", "relative_strength",
-    "target_cost", "epochs", "proximal", "device_profile", "warm_start", "dead_layers",
+    "target_cost", "epochs", "proximal", "device_profile", "warm_start", "dead_layers", "learn_floor",
 ))
 #: Every shrink setting (both learning methods' shrink stages are keyed by all of them).
 SHRINK_READS = tuple(f"morph.{k}" for k in ("min_fraction", "min_width", "multiple", "symmetry", "index_shift_bug",
@@ -48,7 +48,7 @@ def learn(ctx: Any, m: StageSettings, parent: Any) -> Any:
         return {"reg_cost": reg.cost(), "reg_penalty": float(reg.penalty().detach()), "lambda": state["lam"],
                 "alive_fraction": sum(alive.values()) / sum(g.width for g in reg.graph.groups)}
 
-    prox = ProximalStep(reg, lam) if m.proximal else None
+    prox = ProximalStep(reg, lam, keep=m.learn_floor) if m.proximal else None
 
     def after_step(optimizer: Any) -> None:
         if prox is not None:

@@ -237,6 +237,8 @@ class MorphSettings(BaseModel):
     structure learning so that the alive cost falls to that share (:class:`morph.schedule.StrengthController`);
     ``strength`` is then only λ's starting value. ``channel_divisor`` (e.g. 8 or 16) makes every shrunk, expanded
     and uniform width a multiple of it (hardware-friendly widths), never above the seed width or the budget.
+    ``learn_floor`` (e.g. 0.1) keeps the strongest share of each group's channels out of the proximal step during
+    structure learning, so a FLOPs or latency cost cannot empty a full-resolution layer (issue 14).
     ``warm_start`` starts structure learning from the trained weights of
     the previous stage (the blog started from a fresh init). ``index_shift_bug`` and ``dead_layers`` only
     matter for ``method="blog"`` (blog-code-facts §5, §7).
@@ -252,6 +254,7 @@ class MorphSettings(BaseModel):
     min_width: int = Field(1, ge=1)
     multiple: int = Field(1, ge=1)
     channel_divisor: int = Field(1, ge=1)
+    learn_floor: float = Field(0.0, ge=0, lt=1)
     symmetry: int = Field(0, ge=0, le=3)
     budget: float | None = Field(None, gt=0)
     expand_factor: float | None = Field(None, gt=0)
@@ -289,6 +292,8 @@ class MorphSettings(BaseModel):
     def _one_target(self) -> MorphSettings:
         if self.budget is not None and self.expand_factor is not None:
             raise key_error("expand_factor", "give either budget or expand_factor, not both")
+        if self.learn_floor > 0 and not self.proximal:
+            raise key_error("learn_floor", "protects channels from the proximal step: needs proximal = true")
         return self
 
 

@@ -245,6 +245,13 @@ def test_budget_and_expand_factor_exclude_each_other(tmp_path: Path) -> None:
     ]
 
 
+def test_learn_floor_needs_the_proximal_step(tmp_path: Path) -> None:
+    assert problems(tmp_path, BASE.replace("strength = 1e-3", "strength = 1e-3\nlearn_floor = 0.1\nproximal = false")) == [
+        "morph.learn_floor: protects channels from the proximal step: needs proximal = true"
+    ]
+    load_suite(write(tmp_path, BASE.replace("strength = 1e-3", "strength = 1e-3\nlearn_floor = 0.1\nproximal = true")))
+
+
 def test_unknown_profile(tmp_path: Path) -> None:
     assert problems(tmp_path, PROFILES, profile="smoke") == ["profiles.smoke: profile not defined (known: full, quick)"]
 

@@ -27,6 +27,32 @@ def test_gamma_soft_threshold_by_hand() -> None:
     assert net.a[1].weight[1] == 0
 
 
+def test_keep_protects_the_strongest_share_of_each_group() -> None:
+    """keep = 0.5: a's two strongest |γ| (0.5 and -0.3) of 4, b's three strongest (0.4, 0.3, -0.2) of 6 are left
+    as they are; every other channel is soft-thresholded by the same τ as without the floor."""
+    net = Chain()
+    a0, b0 = torch.tensor([0.5, 0.001, 0.2, -0.3]), torch.tensor([0.1, 0.0, 0.4, 0.005, -0.2, 0.3])
+    with torch.no_grad():
+        net.a[1].weight.copy_(a0)
+        net.b[1].weight.copy_(b0)
+    reg = MorphNetRegularizer(net, example(), resource="flops", threshold=0.01)
+    ka = 2 * 64 * 9 * 3 + 2 * 64 * 9 * 4
+    lr, lam = 0.1, 2e-6
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    ProximalStep(reg, lam, keep=0.5)(opt)
+    tau = lr * lam * ka
+    assert torch.allclose(net.a[1].weight, torch.tensor([0.5, 0.0, 0.2 - tau, -0.3]), atol=1e-7)
+    b = net.b[1].weight
+    assert b[2] == b0[2] and b[4] == b0[4] and b[5] == b0[5]  # protected
+    assert b[0] < b0[0] and b[3] < b0[3]  # shrunk
+    try:
+        ProximalStep(reg, lam, keep=1.0)
+    except ValueError as exc:
+        assert "keep must be in [0, 1)" in str(exc)
+    else:
+        raise AssertionError("keep = 1 must be refused")
+
+
 def test_group_lasso_shrinks_channel_norms() -> None:
     torch.manual_seed(0)
     net = Chain()
