@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from bench.report import figures
 from bench.report._format import fmt_delta, fmt_p, fmt_ratio, markdown_table, sig_decimals
 from bench.report._groups import grouped, natural_key, prepare
+from bench.report._learning import learn_health
 from bench.report.sections import BLOG_COMPARISON, BLOG_FRAGMENT, index_sections
 from bench.report.tables import create_table
 from bench.report.tables.compare import compare_table, paired_quality, unmatched_table
@@ -78,6 +79,8 @@ def suite_markdown(df: pd.DataFrame, suite: str, figures_dir: Path | None = None
         if (widths["Group"] == group).any():
             lines += ["Alive widths per layer (Table 4 of the blog; U-Net blocks as conv0/conv1):", "",
                       markdown_table(_split(widths, group)), ""]
+        if (health := learn_health(rows)) is not None:
+            lines += ["Structure learning kept the network alive?", "", health, ""]
         if figures_dir is not None:
             name = _unique(slug(group), used)
             with figures.plot_style():
