@@ -220,6 +220,25 @@ def verify(
 
 @app.command()
 @_user_errors
+def remeasure(
+    suite: SuiteArg,
+    results: Results = api.DEFAULT_RESULTS,
+    profile: Profile = "quick",
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+) -> None:
+    """Time every finished model of SUITE again (on a quiet machine) and replace the latency in its records;
+    training results are not touched. Use after a run that shared its cores (--jobs, other users)."""
+    from bench.remeasure import remeasure as run
+
+    if device not in ("cpu", "cuda"):
+        raise BenchError(f"--device: expected cpu or cuda, got '{device}'")
+    output_folder(results, "--results", create=False)
+    done, skipped = run(suite, results, profile=profile, device=device, on_record=print)
+    print(f"re-timed {done} record(s); {skipped} left as they were (structure-learning records list alive widths)")
+
+
+@app.command()
+@_user_errors
 def export(
     case_id: Annotated[str, typer.Argument(help="Case id or unique prefix.")],
     results: Results = api.DEFAULT_RESULTS,

@@ -98,15 +98,18 @@ class CaseContext:
                                 min_time_s=m.min_time_s, cudnn_benchmark=m.cudnn_benchmark,
                                 channels_last=m.channels_last, dtype=m.dtype)
 
+    def measure_latency(self, model: nn.Module) -> dict[str, Any]:
+        """``{"<device>_b<batch>": latency fields}`` for every ``measure.batch_sizes``, under the case's protocol."""
+        return {f"{self.device}_b{batch}": self.timing(batch).measure(model.to("cpu"), self.input_shape,
+                                                                      self.device).to_dict()
+                for batch in self.case.config.measure.batch_sizes}
+
     def measure(self, model: nn.Module) -> dict[str, Any]:
         """Params, MACs/FLOPs (fvcore), latency per batch size and peak memory of ``model`` on this device."""
         m = self.case.config.measure
         model = model.to("cpu")
         count = count_macs(model, (1, *self.input_shape))
-        latency = {}
-        for batch in m.batch_sizes:
-            lat = self.timing(batch).measure(model, self.input_shape, self.device)
-            latency[f"{self.device}_b{batch}"] = lat.to_dict()
+        latency = self.measure_latency(model)
         memory = measure_peak_memory(model, self.input_shape, device=self.device, batch=m.batch_sizes[0])
         return {
             "params": count_params(model), "macs": int(count.macs), "flops": int(count.flops),

@@ -1,0 +1,54 @@
+"""``bench remeasure``: time every finished model of a suite again, on a quiet machine, and replace the latency in
+its records.
+
+Why: latency is a fact of the machine at the moment it was timed, not of the training. A case timed while other
+processes competed for the cores (``--jobs`` workers training beside it, another user's job) reads up to 2×
+slow, and one slow seed flips a "costs more latency" flag. Training is expensive and its results are not
+touched; the models are rebuilt from the widths in the records (latency depends on the architecture only) and
+timed one after another with each case's own ``[measure]`` protocol.
+
+A record is re-timed only when the model rebuilt at its widths has the record's parameter count (a structure-
+learning record lists its alive widths, not the model it timed; it is left as it was). Each re-timed record
+notes when and with how many threads in ``extra.latency_remeasured``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.errors import BenchError
+
+
+def remeasure(suite_file: Path, results: Path, *, profile: str = "quick", device: str = "cpu",
+              on_record: Callable[[str], None] | None = None) -> tuple[int, int]:
+    """Re-time the ok records of ``suite_file``'s cases in ``results``; returns (re-timed, left as they were)."""
+    from bench.measure import count_params
+    from bench.pipeline import stage_records
+    from bench.pipeline.context import CaseContext
+    from bench.store import utc_now, write_record
+    from bench.suite import load_suite
+
+    if not results.is_dir():
+        raise BenchError(f"{results}: expected an existing results folder")
+    done = skipped = 0
+    for case in load_suite(suite_file, profile=profile).cases():
+        ctx: CaseContext | None = None
+        for _, record in stage_records(results, case):
+            if record is None or record.status != "ok" or not record.widths or not record.latency:
+                continue
+            ctx = ctx or CaseContext(case, device=device, progress=False)
+            model = ctx.model_at(record.widths)
+            if count_params(model) != record.params:
+                skipped += 1
+                continue
+            measured = ctx.measure_latency(model)
+            threads = {lat.get("threads") for lat in measured.values()}
+            write_record(results, dataclasses.replace(record, latency=measured, extra={
+                **record.extra, "latency_remeasured": {"at": utc_now(), "threads": sorted(threads)}}))
+            done += 1
+            if on_record is not None:
+                on_record(f"{case.id} {case.label} {record.stage}: "
+                          + ", ".join(f"{k} {1e3 * v['median_s']:.3g} ms" for k, v in measured.items()))
+    return done, skipped

@@ -1,0 +1,45 @@
+"""`bench remeasure`: a run's latencies are timed again from the widths in its records; nothing else changes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from bench import api
+from bench.cli import app
+
+
+def _records(results: Path) -> dict[str, dict]:
+    return {str(p.relative_to(results)): json.loads(p.read_text()) for p in sorted(results.glob("*/*.json"))}
+
+
+def test_remeasure_replaces_latency_and_nothing_else(tiny_suite: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    assert api.run_suite(tiny_suite, results=results, progress=False).exit_code == 0
+    before = _records(results)
+    learn = sorted(p for p in before if "learn" in p)[:1]
+    for path, record in before.items():  # as if timed on a loaded machine: 1 s per call
+        if record["latency"]:
+            record["latency"]["cpu_b1"]["median_s"] = 1.0
+        if path in learn:  # a learn record lists alive widths: fewer than the model it timed had
+            record["widths"] = {k: max(1, v - 1) for k, v in record["widths"].items()}
+        (results / path).write_text(json.dumps(record))
+    before = _records(results)
+    done = CliRunner().invoke(app, ["remeasure", str(tiny_suite), "--results", str(results)])
+    assert done.exit_code == 0, done.output
+    after = _records(results)
+    assert learn and all(after[p]["latency"]["cpu_b1"]["median_s"] == 1.0 for p in learn)  # alive widths: left
+    timed = [p for p in after if p not in learn and after[p]["latency"]]
+    assert timed and all(after[p]["latency"]["cpu_b1"]["median_s"] < 0.5 for p in timed)
+    assert all("latency_remeasured" in after[p]["extra"] for p in timed)
+    for p in timed:  # training results and costs are untouched
+        for key in ("metrics", "params", "flops", "widths", "history", "per_image", "env", "config"):
+            assert after[p].get(key) == before[p].get(key), (p, key)
+    assert f"re-timed {len(timed)} record(s); {len(learn)} left as they were" in done.output
+
+
+def test_remeasure_bad_folder_is_one_line(tiny_suite: Path, tmp_path: Path) -> None:
+    done = CliRunner().invoke(app, ["remeasure", str(tiny_suite), "--results", str(tmp_path / "none")])
+    assert done.exit_code == 2 and "expected an existing results folder" in done.output
