@@ -5,7 +5,8 @@ Why: latency is a fact of the machine at the moment it was timed, not of the tra
 processes competed for the cores (``--jobs`` workers training beside it, another user's job) reads up to 2×
 slow, and one slow seed flips a "costs more latency" flag. Training is expensive and its results are not
 touched; the models are rebuilt from the widths in the records (latency depends on the architecture only) and
-timed one after another with each case's own ``[measure]`` protocol.
+timed one after another with each case's own ``[measure]`` protocol, at the thread count the record was timed
+with (so the new number is comparable with the record's environment and with a ``bench verify`` rerun).
 
 A record is re-timed only when the model rebuilt at its widths has the record's parameter count (a structure-
 learning record lists its alive widths, not the model it timed; it is left as it was). Each re-timed record
@@ -24,7 +25,7 @@ from bench.errors import BenchError
 def remeasure(suite_file: Path, results: Path, *, profile: str = "quick", device: str = "cpu",
               on_record: Callable[[str], None] | None = None) -> tuple[int, int]:
     """Re-time the ok records of ``suite_file``'s cases in ``results``; returns (re-timed, left as they were)."""
-    from bench.measure import count_params
+    from bench.measure import count_params, torch_threads
     from bench.pipeline import stage_records
     from bench.pipeline.context import CaseContext
     from bench.store import utc_now, write_record
@@ -43,7 +44,8 @@ def remeasure(suite_file: Path, results: Path, *, profile: str = "quick", device
             if count_params(model) != record.params:
                 skipped += 1
                 continue
-            measured = ctx.measure_latency(model)
+            with torch_threads(_threads_of(record)):
+                measured = ctx.measure_latency(model)
             threads = {lat.get("threads") for lat in measured.values()}
             write_record(results, dataclasses.replace(record, latency=measured, extra={
                 **record.extra, "latency_remeasured": {"at": utc_now(), "threads": sorted(threads)}}))
@@ -52,3 +54,9 @@ def remeasure(suite_file: Path, results: Path, *, profile: str = "quick", device
                 on_record(f"{case.id} {case.label} {record.stage}: "
                           + ", ".join(f"{k} {1e3 * v['median_s']:.3g} ms" for k, v in measured.items()))
     return done, skipped
+
+
+def _threads_of(record) -> int | None:
+    """The CPU threads the record's latency was timed with (None: not recorded, leave torch's count as is)."""
+    counts = {lat.get("threads") for lat in record.latency.values()} - {None}
+    return counts.pop() if len(counts) == 1 else record.env.get("torch_threads")

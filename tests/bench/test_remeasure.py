@@ -23,6 +23,7 @@ def test_remeasure_replaces_latency_and_nothing_else(tiny_suite: Path, tmp_path:
     for path, record in before.items():  # as if timed on a loaded machine: 1 s per call
         if record["latency"]:
             record["latency"]["cpu_b1"]["median_s"] = 1.0
+            record["latency"]["cpu_b1"]["threads"] = 1  # timed with one thread: re-timed with one too
         if path in learn:  # a learn record lists alive widths: fewer than the model it timed had
             record["widths"] = {k: max(1, v - 1) for k, v in record["widths"].items()}
         (results / path).write_text(json.dumps(record))
@@ -34,6 +35,7 @@ def test_remeasure_replaces_latency_and_nothing_else(tiny_suite: Path, tmp_path:
     timed = [p for p in after if p not in learn and after[p]["latency"]]
     assert timed and all(after[p]["latency"]["cpu_b1"]["median_s"] < 0.5 for p in timed)
     assert all("latency_remeasured" in after[p]["extra"] for p in timed)
+    assert all(after[p]["latency"]["cpu_b1"]["threads"] == 1 for p in timed)
     for p in timed:  # training results and costs are untouched
         for key in ("metrics", "params", "flops", "widths", "history", "per_image", "env", "config"):
             assert after[p].get(key) == before[p].get(key), (p, key)
