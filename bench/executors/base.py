@@ -36,12 +36,15 @@ class JobOptions:
 
     Attributes:
         threads: ``torch.set_num_threads`` for the job; None: the cores this process may use.
+        stage_lines: print a plain line per finished stage, as ``bench run --jobs 1`` does off a terminal (the
+            driver's line per finished case alone left a log silent for a whole case group).
     """
 
     device: str = "cpu"
     force: bool = False
     retry_failed: bool = False
     threads: int | None = None
+    stage_lines: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,8 +133,11 @@ def run_job(
     from bench.pipeline import RunOptions, run_case
     from bench.suite import Case
 
+    from bench.console import print_stage
+
     opts = options if isinstance(options, JobOptions) else JobOptions.from_dict(options)
-    run_options = RunOptions(device=opts.device, force=opts.force, retry_failed=opts.retry_failed, progress=False)
+    run_options = RunOptions(device=opts.device, force=opts.force, retry_failed=opts.retry_failed, progress=False,
+                             on_stage=print_stage if opts.stage_lines else None)
     statuses: dict[str, str] = {}
     for data in case_dicts:
         case = Case.from_dict(data)

@@ -22,6 +22,7 @@ from bench.errors import BenchError
 from bench.executors.base import (
     EXECUTORS, CaseDict, JobOptions, available_cores, case_ids, group_cases, outcomes, run_job, split_group,
 )
+from bench.console import is_terminal
 from bench.executors.progress import job_progress
 
 
@@ -64,7 +65,8 @@ class LocalExecutor:
             return {}
         split = {i: ((g, []) if options.force else split_group(g)) for i, g in enumerate(groups)}
         workers, threads, gpus = self.plan(len(groups) + sum(len(f) for _, f in split.values()), options.device)
-        options = JobOptions(options.device, options.force, options.retry_failed, options.threads or threads)
+        options = JobOptions(options.device, options.force, options.retry_failed, options.threads or threads,
+                             stage_lines=self.progress and not is_terminal())  # workers share this stderr
         ctx = mp.get_context("spawn")
         queue = None
         if gpus is not None:

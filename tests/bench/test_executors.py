@@ -219,3 +219,17 @@ def test_off_a_terminal_each_finished_case_is_a_plain_line(capsys: pytest.Captur
     with job_progress(2, "local", False) as report:  # --no-progress: quiet
         report.done(cases, {"a1": "ok", "b2": "ok"})
     assert capsys.readouterr().err == ""
+
+
+def test_off_a_terminal_workers_print_a_line_per_finished_stage(make_tiny: Callable[..., Path], tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`--jobs N` in a log: each stage a worker finishes is a line, as with `--jobs 1`, not only each case."""
+    from bench.executors.base import run_job
+
+    case = next(c for c in load_suite(make_tiny()).cases() if c.get("morph.method") == "uniform")
+    run_job([case.to_dict()], tmp_path / "quiet", JobOptions(threads=1))
+    assert capsys.readouterr().err == ""
+    run_job([case.to_dict()], tmp_path / "lines", JobOptions(threads=1, stage_lines=True))
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split()[2] for line in lines] == ["base:", "uniform:"]
+    assert all(line.startswith(f"{case.id} {case.label} ") and " ok " in line for line in lines)
