@@ -9,7 +9,8 @@ timed one after another with each case's own ``[measure]`` protocol, at the thre
 with (so the new number is comparable with the record's environment and with a ``bench verify`` rerun).
 
 A record is re-timed only when the model rebuilt at its widths has the record's parameter count (a structure-
-learning record lists its alive widths, not the model it timed; it is left as it was). Each re-timed record
+learning record lists its alive widths, not the model it timed, and may list an emptied layer as 0; it is left as
+it was). Each re-timed record
 notes when and with how many threads in ``extra.latency_remeasured``.
 """
 
@@ -38,6 +39,9 @@ def remeasure(suite_file: Path, results: Path, *, profile: str = "quick", device
         ctx: CaseContext | None = None
         for _, record in stage_records(results, case):
             if record is None or record.status != "ok" or not record.widths or not record.latency:
+                continue
+            if min(record.widths.values()) < 1:  # alive widths of a learn stage that emptied a layer: no model
+                skipped += 1
                 continue
             ctx = ctx or CaseContext(case, device=device, progress=False)
             model = ctx.model_at(record.widths)

@@ -45,3 +45,21 @@ def test_remeasure_replaces_latency_and_nothing_else(tiny_suite: Path, tmp_path:
 def test_remeasure_bad_folder_is_one_line(tiny_suite: Path, tmp_path: Path) -> None:
     done = CliRunner().invoke(app, ["remeasure", str(tiny_suite), "--results", str(tmp_path / "none")])
     assert done.exit_code == 2 and "expected an existing results folder" in done.output
+
+
+def test_remeasure_leaves_a_learn_record_with_an_emptied_layer(tiny_suite: Path, tmp_path: Path) -> None:
+    """A structure-learning record may list a layer with no channel alive (width 0): no model can be built at those
+    widths, so that record keeps its latency and the rest of the suite is still re-timed (was: exit 2 on the
+    first such record, which stopped `nox -s reproduce` at the regularizers suite)."""
+    results = tmp_path / "results"
+    assert api.run_suite(tiny_suite, results=results, progress=False).exit_code == 0
+    records = _records(results)
+    learn = sorted(p for p in records if "learn" in p)[0]
+    emptied = records[learn]
+    emptied["widths"][next(iter(emptied["widths"]))] = 0
+    (results / learn).write_text(json.dumps(emptied))
+    done = CliRunner().invoke(app, ["remeasure", str(tiny_suite), "--results", str(results)])
+    assert done.exit_code == 0, done.output
+    after = _records(results)
+    assert after[learn] == emptied
+    assert any("latency_remeasured" in r["extra"] for p, r in after.items() if p != learn)
