@@ -10,8 +10,7 @@ with (so the new number is comparable with the record's environment and with a `
 
 A record is re-timed only when the model rebuilt at its widths has the record's parameter count (a structure-
 learning record lists its alive widths, not the model it timed, and may list an emptied layer as 0; it is left as
-it was). Each re-timed record
-notes when and with how many threads in ``extra.latency_remeasured``.
+it was). Each re-timed record notes when and with how many threads in ``extra.latency_remeasured``.
 """
 
 from __future__ import annotations

@@ -130,10 +130,9 @@ def run_job(
     each record's ``env.torch_threads`` says what the case ran with.
     """
     from bench.executors.threads import case_threads
+    from bench.console import print_stage
     from bench.pipeline import RunOptions, run_case
     from bench.suite import Case
-
-    from bench.console import print_stage
 
     opts = options if isinstance(options, JobOptions) else JobOptions.from_dict(options)
     run_options = RunOptions(device=opts.device, force=opts.force, retry_failed=opts.retry_failed, progress=False,

@@ -18,11 +18,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from pathlib import Path
 from typing import Any
 
+from bench.console import is_terminal
 from bench.errors import BenchError
 from bench.executors.base import (
     EXECUTORS, CaseDict, JobOptions, available_cores, case_ids, group_cases, outcomes, run_job, split_group,
 )
-from bench.console import is_terminal
 from bench.executors.progress import job_progress
 
 
