@@ -3,14 +3,23 @@
 A *criterion* names a Torch-Pruning importance and the pruner whose sparse-training regularizer goes with it
 (the DepGraph authors' ``reproduce/main.py::get_pruner`` mapping):
 
-================  ===========================================  =============================================
-name              importance                                   pruner (``regularize()`` after ``backward``)
-================  ===========================================  =============================================
-``l1_norm``       ``MagnitudeImportance(p=1)`` (group-aware)   ``BasePruner`` (no sparse training)
-``slimming``      ``BNScaleImportance()``                      ``BNScalePruner``: γ-L1 (network slimming)
-``random``        ``RandomImportance()``                       ``BasePruner`` (no sparse training)
-``group_norm``    ``GroupMagnitudeImportance(p=2)``            ``GroupNormPruner``: importance-scaled decay
-================  ===========================================  =============================================
+================  ===========================================  =============================================  ========
+name              importance                                   pruner (``regularize()`` after ``backward``)   ranking
+================  ===========================================  =============================================  ========
+``l1_norm``       ``MagnitudeImportance(p=1)`` (group-aware)   ``BasePruner`` (no sparse training)            local
+``slimming``      ``BNScaleImportance()``                      ``BNScalePruner``: γ-L1 (network slimming)     global
+``random``        ``RandomImportance()``                       ``BasePruner`` (no sparse training)            global
+``group_norm``    ``GroupMagnitudeImportance(p=2)``            ``GroupNormPruner``: importance-scaled decay   global
+================  ===========================================  =============================================  ========
+
+*Ranking* is where channels compete. Global: across all layers at once (Torch-Pruning's ``global_pruning=True``),
+so the sparse-training criteria move width to where their regularizer left it. Local: within each layer, every
+layer losing the same share (``global_pruning=False``): Li et al.'s filter pruning ranks filters per layer, and it
+is Torch-Pruning's first L1 recipe ("local pruning with L1 norm"). Global L1 collapses layers on a U-Net: the
+mean-normalized L1 of a layer with few weights per filter (the full-resolution convs: 27 at the input) spreads
+more, so its lower tail falls under the global threshold at every one of the small steps while the deep layers'
+tight scores never do. At init and after training alike, 50% of the parameters left enc0/dec0 with 1 or 2
+channels of 16 (val Dice 0.38 against random pruning's 0.75 in the methods suite).
 
 The budget is reached as the authors reach a MACs target (``progressive_pruning``): ``pruning_ratio=1.0``,
 ``iterative_steps`` (400) small global steps, stopping when the cost is at or under the budget. Each step is
@@ -53,6 +62,7 @@ class Criterion:
         pruner: the Torch-Pruning pruner class.
         sparse: whether ``regularize()`` does anything (a sparse-training phase is part of the method).
         options: keyword arguments for the pruner (e.g. its default ``reg``).
+        global_ranking: channels compete across layers (True) or within each layer (False); see the module doc.
     """
 
     name: str
@@ -60,6 +70,7 @@ class Criterion:
     pruner: type[tp.pruner.BasePruner]
     sparse: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    global_ranking: bool = True
 
 
 class _GroupNormPruner(tp.pruner.GroupNormPruner):
@@ -127,7 +138,7 @@ def register_criterion(criterion: Criterion) -> Criterion:
 
 
 for _c in (
-    Criterion("l1_norm", lambda: tp.importance.MagnitudeImportance(p=1), tp.pruner.BasePruner),
+    Criterion("l1_norm", lambda: tp.importance.MagnitudeImportance(p=1), tp.pruner.BasePruner, global_ranking=False),
     Criterion("slimming", tp.importance.BNScaleImportance, tp.pruner.BNScalePruner, sparse=True,
               options={"reg": 1e-5}),
     Criterion("random", tp.importance.RandomImportance, tp.pruner.BasePruner),
@@ -205,7 +216,7 @@ class Pruning:
         opts = {**self.criterion.options, **self.options}
         with torch.enable_grad(), eval_mode(self.model):  # tracing must not move BN running statistics
             return self.criterion.pruner(
-                self.model, self.example_input, self.criterion.importance(), global_pruning=True,
+                self.model, self.example_input, self.criterion.importance(), global_pruning=self.criterion.global_ranking,
                 pruning_ratio=1.0, iterative_steps=steps, ignored_layers=kept, round_to=self.round_to, **opts)
 
     def regularize(self) -> None:

@@ -9,7 +9,8 @@ recipe MorphNet's expanded model trains with.
   at the Torch-Pruning defaults the authors use (``reg`` 1e-5 and 1e-4), then prune and fine-tune.
 
 The budget is met as MorphNet's is: ``morph.budget`` in ``morph.resource`` (the seed's cost when unset), counted
-by the same cost function; pruning steps the global ratio until the cost is at or under the budget, within 2%.
+by the same cost function; pruning steps the pruning ratio until the cost is at or under the budget, within 2%.
+Channels are ranked across layers, except ``l1_norm``'s, ranked within each layer (:mod:`morph.prune` says why).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def pruning_method(name: str, label: str, sparse_training: bool) -> Method:
     return register_method(Method(
         name=name, label=label,
         stages=(*stages, StageSpec("prune", "Pruned", prune, reads=PRUNE_READS, repeats=False)),
-        meets_budget="Torch-Pruning's global ratio stepped until the cost is at most the budget, within 2%",
+        meets_budget="Torch-Pruning's pruning ratio stepped until the cost is at most the budget, within 2%",
     ))
 
 

@@ -56,3 +56,18 @@ def logistic_sigmoid(graph: ChannelGraph, group: ChannelGroup, **options: Any) -
     gates = gate_group(graph, group, **options)
     members = tuple(Member(site, g.logits, 0) for site, g in gates.gates)
     return LogisticSigmoidStrength("logistic_sigmoid", members, gates)
+
+
+@register_source("logistic_sigmoid_expected")
+def logistic_sigmoid_expected(graph: ChannelGraph, group: ChannelGroup, **options: Any) -> GroupStrength:
+    """FiGS gates whose regularization vector is ``p = sigmoid(l)``, the sampled mask's expectation as τ → 0
+    (morph-net's ``regularize_on_mask=False``). At τ = 1e-3 the sampled mask's gradient, ``σ'((l+u)/τ)/τ``, is
+    ~0 for almost every draw, so the penalty on the mask barely moves a logit; on ``p`` its gradient is
+    deterministic. Alive, grouping and costs are as for ``logistic_sigmoid``."""
+    options.setdefault("regularize_on_mask", False)
+    gates = gate_group(graph, group, **options)
+    if any(g.regularize_on_mask for _, g in gates.gates):
+        raise MorphError(f"group {group.name}: its gates regularize the sampled mask (inserted with "
+                         "regularize_on_mask=True); logistic_sigmoid_expected needs gates on p = sigmoid(l)")
+    members = tuple(Member(site, g.logits, 0) for site, g in gates.gates)
+    return LogisticSigmoidStrength("logistic_sigmoid_expected", members, gates)

@@ -240,3 +240,33 @@ def test_source_in_the_regularizer() -> None:
                      zip(reg.graph.groups, [src.gates.gates[0][0] for src in reg.sources])}
     with pytest.raises(MorphError, match="proximal"):
         reg.sources[0].prox(reg.sources[0].members[0], 0.1, None)
+
+
+def test_expected_source_regularizes_p() -> None:
+    """``logistic_sigmoid_expected`` inserts its gates on p = σ(l) (morph-net's ``regularize_on_mask=False``): the
+    penalty is deterministic in training mode and its gradient is the test above's; on the sampled mask at
+    τ = 1e-3 the gradient is zero for nearly every channel; gates already on the mask are refused."""
+    model, x = blog_unet(8), torch.randn(1, 3, 32, 32)
+    reg = MorphNetRegularizer(model, x, resource="flops", source="logistic_sigmoid_expected", threshold=0.1)
+    assert all(not g.regularize_on_mask for g in gates(model).values())
+    _randomise(model)
+    model.train()
+    first, second = reg.penalty(), reg.penalty()
+    assert first.item() == second.item()
+    first.backward()
+    coeff = reg.channel_coefficients()
+    for group, src in zip(reg.graph.groups, reg.sources):
+        ((_, gate),) = src.gates.gates
+        p = torch.sigmoid(gate.logits.detach())
+        assert torch.allclose(gate.logits.grad, (coeff[group.id] * p * (1 - p)).float(), rtol=1e-4)
+
+    on_mask, x = blog_unet(8), torch.randn(1, 3, 32, 32)
+    mask_reg = MorphNetRegularizer(on_mask, x, resource="flops", source="logistic_sigmoid", threshold=0.1)
+    on_mask.train()
+    for gate in gates(on_mask).values():
+        gate.logits.data.fill_(2.5)
+    mask_reg.penalty().backward()
+    grads = torch.cat([g.logits.grad.flatten() for g in gates(on_mask).values()])
+    assert (grads.abs() < 1e-6).float().mean() > 0.9  # why the mask source barely prunes at τ = 1e-3
+    with pytest.raises(MorphError, match="regularize_on_mask"):
+        MorphNetRegularizer(on_mask, x, resource="flops", source="logistic_sigmoid_expected", threshold=0.1)
