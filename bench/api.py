@@ -149,6 +149,7 @@ def final_record(records: Sequence[dict[str, Any]], stage: str | None = None) ->
 def load_model(case_id: str, results: str | Path = DEFAULT_RESULTS, stage: str | None = None) -> nn.Module:
     """The trained model of a case's final (or given) stage, rebuilt at its widths with its weights:
     ``from bench import load_model; model = load_model("3f2a9c")``."""
+    from bench.methods.products import REMOVED
     from bench.pipeline.context import CaseContext
     from bench.store import load_checkpoint, stage_cache
     from bench.suite import CaseConfig
@@ -158,7 +159,7 @@ def load_model(case_id: str, results: str | Path = DEFAULT_RESULTS, stage: str |
     config = CaseConfig.model_validate(record["config"])
     case = Case.create(record["suite"], config, record["seed"])
     ckpt = load_checkpoint(stage_cache(results), record["extra"]["stage_key"])
-    model = CaseContext(case, progress=False).model_at(ckpt.widths)
+    model = CaseContext(case, progress=False).model_at(ckpt.widths, remove=record["extra"].get(REMOVED, ()))
     model.load_state_dict(ckpt.state_dict)
     return model.eval()
 

@@ -26,6 +26,7 @@ def remeasure(suite_file: Path, results: Path, *, profile: str = "quick", device
               on_record: Callable[[str], None] | None = None) -> tuple[int, int]:
     """Re-time the ok records of ``suite_file``'s cases in ``results``; returns (re-timed, left as they were)."""
     from bench.measure import count_params, torch_threads
+    from bench.methods.products import REMOVED
     from bench.pipeline import stage_records
     from bench.pipeline.context import CaseContext
     from bench.store import utc_now, write_record
@@ -43,7 +44,7 @@ def remeasure(suite_file: Path, results: Path, *, profile: str = "quick", device
                 skipped += 1
                 continue
             ctx = ctx or CaseContext(case, device=device, progress=False)
-            model = ctx.model_at(record.widths)
+            model = ctx.model_at(record.widths, remove=record.extra.get(REMOVED, ()))
             if count_params(model) != record.params:
                 skipped += 1
                 continue

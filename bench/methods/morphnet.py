@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from bench.methods.base import Method, StageSettings, StageSpec, register_method
-from bench.methods.products import AliveWidths
+from bench.methods.products import REMOVED, AliveWidths
 
 #: Every structure-learning setting. Both learning methods key their learn stage by all of them (what results
 #: were keyed by before stages declared their settings), so a method reads a subset.
@@ -17,7 +17,7 @@ LEARN_READS = tuple(f"morph.{k}" for k in (
 ))
 #: Every shrink setting (both learning methods' shrink stages are keyed by all of them).
 SHRINK_READS = tuple(f"morph.{k}" for k in ("min_fraction", "min_width", "multiple", "symmetry", "index_shift_bug",
-                                             "channel_divisor"))
+                                             "channel_divisor", "remove_dead_layers"))
 #: What meeting a budget reads.
 BUDGET_READS = tuple(f"morph.{k}" for k in ("budget", "expand_factor", "resource", "device_profile", "budget_by"))
 
@@ -78,22 +78,37 @@ def learn(ctx: Any, m: StageSettings, parent: Any) -> Any:
 
 def shrink(ctx: Any, m: StageSettings, parent: Any) -> Any:
     """Alive widths (floored by ``min_fraction``/``min_width``, rounded to ``multiple`` and ``channel_divisor``),
-    tied, retrained."""
+    tied, retrained; with ``remove_dead_layers``, without the block convs whose channels all died."""
+    from bench.errors import BenchError
     from bench.pipeline import stages as S
     from morph import apply_ties, derive_widths
+    from morph.errors import MorphError
+    from morph.layer_removal import block_convs, dead_convs
 
     alive = parent.facts_as(AliveWidths).alive
     widths = derive_widths(alive, parent.widths, min_fraction=m.min_fraction, min_width=m.min_width,
                            multiple=m.multiple if m.multiple > 1 else None, divisor=m.channel_divisor)
-    return S.train_from_scratch(ctx, apply_ties(widths, S.ties(ctx, m.symmetry)))
+    if not m.remove_dead_layers:
+        return S.train_from_scratch(ctx, apply_ties(widths, S.ties(ctx, m.symmetry)))
+    try:
+        removed = dead_convs(alive, block_convs(ctx.base_model))
+    except MorphError as exc:
+        raise BenchError(f"case {ctx.case.id}: morph.remove_dead_layers: {exc}") from None
+    kept = {k: w for k, w in widths.items() if k not in removed}
+    notes = {REMOVED: removed, "layers_removed": len(removed)}
+    return S.train_from_scratch(ctx, apply_ties(kept, S.ties(ctx, m.symmetry, removed)), notes=notes, remove=removed)
 
 
 def expand(ctx: Any, m: StageSettings, parent: Any) -> Any:
-    """The shrunk widths times the largest multiplier within the budget, retrained."""
+    """The shrunk widths times the largest multiplier within the budget, retrained (without the block convs
+    the shrink removed)."""
     from bench.pipeline import stages as S
 
-    target = S.multiplier_target(ctx, m, parent.widths)
-    return S.train_from_scratch(ctx, target.pop("widths"), notes=target)
+    removed = list(parent.removed)
+    target = S.multiplier_target(ctx, m, parent.widths, remove=removed)
+    if removed:
+        target.update({REMOVED: removed, "layers_removed": len(removed)})
+    return S.train_from_scratch(ctx, target.pop("widths"), notes=target, remove=removed)
 
 
 MORPHNET = register_method(Method(
@@ -102,7 +117,8 @@ MORPHNET = register_method(Method(
         StageSpec("learn", "Learn", learn, reads=LEARN_READS, facts=AliveWidths),
         StageSpec("shrink", "Shrunk", shrink, reads=SHRINK_READS),
         StageSpec("expand", "Expanded", expand, reads=BUDGET_READS,
-                  inherits=("min_width", "min_fraction", "multiple", "symmetry", "channel_divisor")),
+                  inherits=("min_width", "min_fraction", "multiple", "symmetry", "channel_divisor",
+                            "remove_dead_layers")),
     ),
     meets_budget="width multiplier search over the shrunk widths (one multiplier per tie set, greedy top-up)",
 ))

@@ -59,6 +59,10 @@ class BlogFractions:
         return cls(list(info["blog_fac"]), info.get("blog_exp"))
 
 
+#: The product note (and record extra) naming the block convs a stage's model goes without (layer removal).
+REMOVED = "removed_layers"
+
+
 @dataclass
 class Product:
     """A stage's model: widths per channel group, its weights, typed facts for later stages, and notes (record
@@ -68,6 +72,11 @@ class Product:
     state: dict[str, torch.Tensor] | None = None
     facts: Any = None
     notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def removed(self) -> tuple[str, ...]:
+        """The block convs this model goes without (layer removal); its widths have no key for them."""
+        return tuple(self.notes.get(REMOVED, ()))
 
     @property
     def info(self) -> dict[str, Any]:

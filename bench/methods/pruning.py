@@ -30,7 +30,7 @@ TOLERANCE = 0.02
 
 
 def _trained(ctx: Any, parent: Any) -> Any:
-    model = ctx.model_at(parent.widths)
+    model = ctx.model_at(parent.widths, remove=parent.removed)
     model.load_state_dict(parent.state)
     return model
 

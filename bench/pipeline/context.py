@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -28,6 +28,7 @@ class CaseContext:
     device: str = "cpu"
     progress: bool = True
     _splits: DatasetSplits | None = field(default=None, repr=False)
+    _graphs: dict[tuple[str, ...], ChannelGraph] = field(default_factory=dict, repr=False)
 
     @property
     def splits(self) -> DatasetSplits:
@@ -76,15 +77,25 @@ class CaseContext:
         """The channel groups (the keys of every stage's widths) in the model's forward order."""
         return [g.name for g in self.graph.groups]
 
-    def model_at(self, widths: Mapping[str, int], *, seed_offset: int = 0) -> nn.Module:
-        """A freshly initialised model at ``widths`` (group names), seeded by the case seed (+ offset)."""
+    def model_at(self, widths: Mapping[str, int], *, seed_offset: int = 0, remove: Sequence[str] = ()) -> nn.Module:
+        """A freshly initialised model at ``widths`` (group names), seeded by the case seed (+ offset), without
+        the block convs in ``remove`` (layer removal; ``widths`` then has no key for them)."""
         torch.manual_seed(self.case.seed + seed_offset)
-        if dict(widths) == self.seed_widths:
+        if dict(widths) == self.seed_widths and not remove:
             return self.fresh_base()
         try:
-            return rebuild(self.base_model, dict(widths), self.example, graph=self.graph)
+            return rebuild(self.base_model, dict(widths), self.example, graph=self.graph, remove=remove)
         except MorphError as exc:
             raise BenchError(f"case {self.case.id}: cannot rebuild at widths: {exc}") from None
+
+    def graph_without(self, remove: Sequence[str]) -> ChannelGraph:
+        """The channel graph of the seed model without the block convs in ``remove`` (costs of a shorter model)."""
+        key = tuple(sorted(remove))
+        if not key:
+            return self.graph
+        if key not in self._graphs:
+            self._graphs[key] = build_graph(self.model_at(self.seed_widths, remove=key), self.example)
+        return self._graphs[key]
 
     def train_config(self, **overrides: Any) -> TrainConfig:
         settings = self.case.config.train.model_dump()

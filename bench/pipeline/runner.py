@@ -111,7 +111,7 @@ def _execute(ctx: CaseContext, stage: Stage, parent: Product | None) -> Outcome:
     try:
         outcome = stage.spec.run(ctx, StageSettings(ctx.case.config.morph, stage.spec), parent)
         if outcome.product is not None:
-            measured = ctx.measure(ctx.model_at(outcome.product.widths))
+            measured = ctx.measure(ctx.model_at(outcome.product.widths, remove=outcome.product.removed))
             measured["extra"] = {**outcome.fields.get("extra", {}), **measured["extra"],
                                  "layer_order": ctx.layer_order}  # widths are kept with sorted keys
             outcome.fields.update(measured)

@@ -8,7 +8,7 @@ The stages themselves live with their methods (:mod:`bench.methods`); each retur
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -48,9 +48,10 @@ def train_fields(result: TrainResult) -> dict[str, Any]:
 
 
 def train_from_scratch(ctx: CaseContext, widths: Mapping[str, int], facts: Any = None,
-                       notes: Mapping[str, Any] | None = None) -> Outcome:
-    """Train a fresh model at ``widths``; its product carries ``facts`` and ``notes`` (also record extras)."""
-    model = ctx.model_at(widths)
+                       notes: Mapping[str, Any] | None = None, remove: Sequence[str] = ()) -> Outcome:
+    """Train a fresh model at ``widths`` (without the block convs in ``remove``); its product carries ``facts``
+    and ``notes`` (also record extras)."""
+    model = ctx.model_at(widths, remove=remove)
     result = train(model, ctx.splits, ctx.train_config())
     product = Product(dict(widths), None, facts, dict(notes or {}))
     fields = train_fields(result)
@@ -61,9 +62,10 @@ def train_from_scratch(ctx: CaseContext, widths: Mapping[str, int], facts: Any =
     return Outcome(product, fields)
 
 
-def ties(ctx: CaseContext, level: int) -> list[set[str]]:
-    """The symmetry level's tie sets of the seed model (none at level 0)."""
-    return symmetry_ties(ctx.base_model, level) if level else []
+def ties(ctx: CaseContext, level: int, remove: Sequence[str] = ()) -> list[set[str]]:
+    """The symmetry level's tie sets of the seed model (none at level 0), less the removed block convs."""
+    sets = symmetry_ties(ctx.base_model, level) if level else []
+    return [kept for tie in sets if (kept := set(tie) - set(remove))]
 
 
 def histogram(values: torch.Tensor, of: str) -> dict[str, Any]:
@@ -78,7 +80,7 @@ def histogram(values: torch.Tensor, of: str) -> dict[str, Any]:
 
 def regularized_model(ctx: CaseContext, parent: Product, warm_start: bool) -> nn.Module:
     """The model structure learning starts from: the parent's widths, and its weights when ``warm_start``."""
-    model = ctx.model_at(parent.widths)
+    model = ctx.model_at(parent.widths, remove=parent.removed)
     if warm_start and parent.state is not None:
         model.load_state_dict(parent.state)
     return model
@@ -132,17 +134,18 @@ def param_groups(model: nn.Module, reg: MorphNetRegularizer, lr: float | None) -
     return [{"params": rest}, {"params": list(strengths.values()), "lr": lr}]
 
 
-def cost_fn(ctx: CaseContext, m: StageSettings) -> Callable[[Mapping[str, int]], float]:
+def cost_fn(ctx: CaseContext, m: StageSettings, remove: Sequence[str] = ()) -> Callable[[Mapping[str, int]], float]:
     """What the budget is in: the graph's cost of the resource, or a latency measured under the case's
-    timing conditions (``budget_by = "measurement"``)."""
+    timing conditions (``budget_by = "measurement"``), of the model without the block convs in ``remove``."""
     if is_timed(m) and m.budget_by == "measurement":
         conditions = ctx.timing(ctx.case.config.measure.batch_sizes[0])
 
         def measured(widths: Mapping[str, int]) -> float:
-            return conditions.measure(ctx.model_at(widths), ctx.input_shape, ctx.device).median
+            return conditions.measure(ctx.model_at(widths, remove=remove), ctx.input_shape, ctx.device).median
 
         return measured
-    return graph_cost_fn(ctx.graph, BUDGET_RESOURCE.get(m.resource, m.resource), device=device_profile(m))
+    return graph_cost_fn(ctx.graph_without(remove), BUDGET_RESOURCE.get(m.resource, m.resource),
+                         device=device_profile(m))
 
 
 def budget_of(ctx: CaseContext, m: StageSettings, cost: Callable[[Mapping[str, int]], float]) -> float:
@@ -150,19 +153,21 @@ def budget_of(ctx: CaseContext, m: StageSettings, cost: Callable[[Mapping[str, i
     return m.budget if m.budget is not None else cost(ctx.seed_widths)
 
 
-def multiplier_target(ctx: CaseContext, m: StageSettings, widths: Mapping[str, int]) -> dict[str, Any]:
+def multiplier_target(ctx: CaseContext, m: StageSettings, widths: Mapping[str, int],
+                      remove: Sequence[str] = ()) -> dict[str, Any]:
     """Widths for an expand or uniform stage: ``widths`` scaled by one multiplier per tie set to the budget (the
-    seed model's cost by default), or by ``expand_factor``; the other keys are record extras."""
+    seed model's cost by default), or by ``expand_factor``; the other keys are record extras. ``remove``: block
+    convs the model goes without (``widths`` has no key for them; the cost is the shorter model's)."""
     seed = ctx.seed_widths
-    level_ties = ties(ctx, m.symmetry)
+    level_ties = ties(ctx, m.symmetry, remove)
     step = math.lcm(m.multiple, m.channel_divisor)  # the search rounds every width to multiples of ``step``
     multiple = step if step > 1 else None
     if m.expand_factor is not None:
         scaled = {k: round_to_divisor(max(m.min_width, int(w * m.expand_factor)), m.channel_divisor, low=m.min_width)
                   for k, w in widths.items()}
         return {"widths": apply_ties(scaled, level_ties), "multiplier": m.expand_factor, "budget": None}
-    cost = cost_fn(ctx, m)
-    budget = budget_of(ctx, m, cost)
+    cost = cost_fn(ctx, m, remove)
+    budget = budget_of(ctx, m, cost_fn(ctx, m)) if remove else budget_of(ctx, m, cost)
     floors = {k: width_floor(seed.get(k, w), m.min_fraction, m.min_width) for k, w in widths.items()}
     found = width_multiplier_search(widths, budget, cost, level_ties, min_width=m.min_width, min_widths=floors,
                                     multiple=multiple)

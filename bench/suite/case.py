@@ -21,7 +21,8 @@ UNHASHED = (("data", "path"), ("data", "path_env"), ("train", "eval_train_every_
 #: Settings added after results existed, with the default that means "as before": left out of the hash while at
 #: that default, so adding a setting keeps every existing case id (and its finished stages) valid.
 ADDED = ((("morph", "target_cost"), None), (("data", "data_seed"), None), (("morph", "channel_divisor"), 1),
-         (("train", "val_every"), 1), (("train", "compile"), False), (("morph", "learn_floor"), 0.0))
+         (("train", "val_every"), 1), (("train", "compile"), False), (("morph", "learn_floor"), 0.0),
+         (("morph", "remove_dead_layers"), False))
 _ADDED_KEYS = {f"{section}.{key}" for (section, key), _ in ADDED}
 _SHORT = {"symmetry": "sym", "strength": "lam", "expand_factor": "expand", "batch_size": "bs", "threshold": "thr"}
 

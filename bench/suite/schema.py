@@ -237,6 +237,9 @@ class MorphSettings(BaseModel):
     structure learning so that the alive cost falls to that share (:class:`morph.schedule.StrengthController`);
     ``strength`` is then only λ's starting value. ``channel_divisor`` (e.g. 8 or 16) makes every shrunk, expanded
     and uniform width a multiple of it (hardware-friendly widths), never above the seed width or the budget.
+    ``remove_dead_layers`` drops, at shrink, each block conv whose channels all died in structure learning (the
+    block becomes one conv shorter, :mod:`morph.layer_removal`) instead of keeping it at its floor width; U-Nets
+    of ``morph.models`` only.
     ``learn_floor`` (e.g. 0.1) keeps the strongest share of each group's channels out of the proximal step during
     structure learning, so a FLOPs or latency cost cannot empty a full-resolution layer (issue 14).
     ``warm_start`` starts structure learning from the trained weights of
@@ -255,6 +258,7 @@ class MorphSettings(BaseModel):
     multiple: int = Field(1, ge=1)
     channel_divisor: int = Field(1, ge=1)
     learn_floor: float = Field(0.0, ge=0, lt=1)
+    remove_dead_layers: bool = False
     symmetry: int = Field(0, ge=0, le=3)
     budget: float | None = Field(None, gt=0)
     expand_factor: float | None = Field(None, gt=0)
