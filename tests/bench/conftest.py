@@ -41,6 +41,15 @@ exclude = [{{ "morph.method" = "uniform", "morph.symmetry" = 2 }}]
 """
 
 
+#: A ``[measure]`` section that times each model once, without warm-up (tests measure nothing).
+FAST_MEASURE = """[measure]
+batch_sizes = [1]
+warmup = 0
+min_runs = 1
+min_time_s = 0.0
+"""
+
+
 def small_suite(name: str, *, count: int = 8, base: int = 4, depth: int | None = 2, rest: str = "") -> str:
     """A one-seed suite on a few 32² synthetic scenes and a small U-Net; ``rest`` adds sections."""
     model = f"base = {base}\n" + (f"depth = {depth}\n" if depth is not None else "")

@@ -13,7 +13,7 @@ from bench.pipeline import plan_case
 from bench.suite import load_suite
 from morph import rebuild
 from morph.layer_removal import block_convs
-from tests.bench.conftest import small_suite
+from tests.bench.conftest import FAST_MEASURE, small_suite
 
 BUDGET = 20_000.0  # parameters; the base-4, depth-2 seed has 7,629, so the expand grows what is left
 
@@ -31,12 +31,7 @@ strength = 10.0
 strength_lr = 2.0
 epochs = 2
 budget = {BUDGET}
-[measure]
-batch_sizes = [1]
-warmup = 0
-min_runs = 1
-min_time_s = 0.0
-[matrix]
+{FAST_MEASURE}[matrix]
 "morph.remove_dead_layers" = [true, false]
 """)
 
