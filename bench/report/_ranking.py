@@ -55,29 +55,74 @@ def _mean(rows: pd.DataFrame, col: str) -> float:
     return float(values.mean()) if len(values) else math.nan
 
 
-def render(df: pd.DataFrame) -> str | None:
-    """One table per ranked budget and a one-line verdict for each; None when no budget has enough methods."""
+def _budgets(df: pd.DataFrame) -> list[tuple[tuple[Any, ...], dict[str, pd.DataFrame]]]:
+    """((suite, profile, resource, budget), {case group: its final rows}) for every budget ≥ MIN_METHODS reached."""
     ok = df[df["status"] == "ok"] if "status" in df else df
     if ok.empty or "config.morph.method" not in ok or "config.morph.budget" not in ok:
-        return None
+        return []
     rows = _final_rows(ok)
     if rows.empty:
-        return None
+        return []
     rows = rows.assign(_profile=[_profile(e) for e in rows["extra"]] if "extra" in rows else "",
                        _budget=pd.to_numeric(rows["config.morph.budget"], errors="coerce"))
     rows = rows[rows["_budget"].notna()]
-    parts = []
+    out = []
     keys = ["suite", "_profile", "config.morph.resource", "_budget"]
-    for (suite, profile, resource, budget), at in sorted(rows.groupby(keys), key=lambda kv: (
-            kv[0][0], kv[0][1], kv[0][2], -kv[0][3])):
-        arms = {case_label: case for case_label, case in at.groupby("label")}
+    for where, at in sorted(rows.groupby(keys), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], -kv[0][3])):
         # one arm per case group (its label without the seed): the same settings over seeds
         groups: dict[str, pd.DataFrame] = {}
-        for _, case in arms.items():
+        for _, case in at.groupby("label"):
             key = str(case["label"].iloc[0]).rsplit(",seed=", 1)[0]
             groups[key] = pd.concat([groups[key], case]) if key in groups else case
-        if len(groups) < MIN_METHODS:
-            continue
+        if len(groups) >= MIN_METHODS:
+            out.append((where, groups))
+    return out
+
+
+def front_points(df: pd.DataFrame) -> pd.DataFrame:
+    """One point per method and budget of every ranked budget: its deliverable's mean params and FLOPs, and
+    its val quality with the 95% stratified-bootstrap interval. ``arm`` is the method's label, with its source
+    when the method ran with several (MorphNet on γ and on FiGS gates)."""
+    cols = ["suite", "arm", "resource", "budget", "params", "flops", "metric", "val", "low", "high", "seeds"]
+    budgets = _budgets(df)
+    points = []
+    for (suite, _, resource, budget), groups in budgets:
+        several = _several_sources([g for (s, *_), gs in budgets if s == suite for g in gs.values()])
+        metric = _metric(pd.concat(list(groups.values())))
+        for group in groups.values():
+            arm = _arm(group, several)
+            mean, low, high = interval(evaluations(group, "val", metric), metric)
+            points.append([suite, arm, resource, budget, _mean(group, "params"), _mean(group, "flops"), metric, mean,
+                           low, high, group["seed"].nunique()])
+    return pd.DataFrame(points, columns=cols)
+
+
+def _sources(group: pd.DataFrame) -> set[str]:
+    col = group["config.morph.source"] if "config.morph.source" in group else pd.Series(dtype=object)
+    return {str(v) for v in col.dropna()}
+
+
+def _several_sources(groups: list[pd.DataFrame]) -> set[str]:
+    """The methods that ran with more than one source among ``groups`` (a budget's, or a suite's)."""
+    sources: dict[str, set[str]] = {}
+    for group in groups:
+        sources.setdefault(str(group["config.morph.method"].iloc[0]), set()).update(_sources(group))
+    return {method for method, names in sources.items() if len(names) > 1}
+
+
+def _arm(group: pd.DataFrame, several: set[str]) -> str:
+    """The method's label, with its source when the method ran with several beside it (MorphNet on γ and on FiGS
+    gates); otherwise the case group column tells variants apart."""
+    method = str(group["config.morph.method"].iloc[0])
+    return _name(group) + (f" ({', '.join(sorted(_sources(group)))})" if method in several else "")
+
+
+def render(df: pd.DataFrame) -> str | None:
+    """One table per ranked budget and a one-line verdict for each; None when no budget has enough methods."""
+    parts = []
+    for (suite, profile, resource, budget), groups in _budgets(df):
+        several = _several_sources(list(groups.values()))
+        at = pd.concat(list(groups.values()))
         metric = _metric(at)
         table = []
         for key, group in groups.items():
@@ -86,7 +131,7 @@ def render(df: pd.DataFrame) -> str | None:
         table.sort(key=lambda t: (-(t[0] if math.isfinite(t[0]) else -math.inf), natural_key(t[1])))
         lead, second = table[0], table[1]
         c = compare(evaluations(lead[2], "val", metric), evaluations(second[2], "val", metric), metric)
-        names = [_name(t[2]) for t in table]
+        names = [_arm(t[2], several) for t in table]
         if c.verdict == AHEAD:
             call = f"**{names[0]} leads**: Δ vs {names[1]} {fmt_delta(c)}, P {fmt_p(c)}, n {c.n}"
         else:

@@ -92,6 +92,41 @@ def pareto_figure(points: pd.DataFrame, title: str) -> Figure:
     return fig
 
 
+def method_front_figure(points: pd.DataFrame, title: str) -> Figure:
+    """Val quality of each method's deliverable against params and FLOPs (log x), one colour per method, with
+    its 95% interval; a line joins a method's points at the budgets of one resource (filled markers: the first
+    resource, e.g. parameters; hollow: the others, e.g. a FLOPs budget). ``points``: from
+    :func:`bench.report._ranking.front_points`."""
+    arms = sorted(set(points["arm"]), key=natural_key)
+    resources = sorted(set(points["resource"]), key=natural_key)
+    metric = str(points["metric"].iloc[0]) if len(points) else "dice"
+    fig = Figure(figsize=(9, 3.8 + 0.16 * (len(arms) // 2 + 1)), layout="constrained")
+    style = {a: (f"C{i % 10}", "osD^v<>p"[i // 10 % 8]) for i, a in enumerate(arms)}
+    for ax, cost, name in zip(fig.subplots(1, 2), ("params", "flops"), ("Parameters", "FLOPs (2 × MACs)")):
+        for (arm, resource), at in points.groupby(["arm", "resource"], sort=False):
+            at = at.sort_values(cost)
+            colour, marker = style[arm]
+            filled = resource == resources[0]
+            low = (at["val"] - at["low"]).fillna(0).clip(lower=0)
+            high = (at["high"] - at["val"]).fillna(0).clip(lower=0)
+            ax.errorbar(at[cost], at["val"], yerr=[low, high], color=colour, marker=marker, markersize=6, capsize=2,
+                        linestyle="-" if filled else "", linewidth=1,
+                        markerfacecolor=colour if filled else "none")
+        ax.set_xscale("log")
+        narrow = len(points) and points[cost].max() < 10 * points[cost].min()
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        ax.xaxis.set_minor_formatter(EngFormatter(sep="") if narrow else NullFormatter())
+        ax.set_xlabel(name)
+        ax.set_ylabel(f"Val {metric.capitalize()} [95% CI]")
+        ax.grid(True, which="both", alpha=0.3)
+    handles = [Line2D([], [], color=style[a][0], marker=style[a][1], label=a) for a in arms]
+    handles += [Line2D([], [], color="0.3", marker="o", linestyle="", label=f"{r} budget",
+                       markerfacecolor="0.3" if r == resources[0] else "none") for r in resources]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=7)
+    fig.suptitle(title)
+    return fig
+
+
 def widths_figure(df: pd.DataFrame, title: str) -> Figure | None:
     """Alive width of every layer (data-flow order) per model stage, mean over seeds; None without widths."""
     data = df[(df["status"] == "ok") & (df["stage"] != "learn")]

@@ -97,8 +97,29 @@ def suite_markdown(df: pd.DataFrame, suite: str, figures_dir: Path | None = None
             lines += ["## Pareto front", "", "Val Dice (mean ± std over seeds) against parameters and FLOPs; "
                       "MorphNet stages and the uniform baseline; dashed: the frontier over all points.", "",
                       f"![Pareto front of {suite}]({_rel(path, link_root)})", ""]
+    lines += _method_sections(df, suite, figures_dir, link_root)
     lines += ["## All records", "", create_table("summary", df).to_markdown(index=False, floatfmt=".4g"), ""]
     return "\n".join(lines)
+
+
+def _method_sections(df: pd.DataFrame, suite: str, figures_dir: Path | None, link_root: Path | None) -> list[str]:
+    """Where several methods reached the same budgets: the ranking per budget and each method's front."""
+    from bench.report import _ranking
+
+    points = _ranking.front_points(df)
+    ranking = _ranking.render(df)
+    if ranking is None or points.groupby("budget")["arm"].nunique().max() < _ranking.MIN_METHODS:
+        return []  # variants of one or two methods: the case groups above already compare them
+    lines = ["## Method ranking at each budget", "", ranking, ""]
+    if figures_dir is not None and len(points):
+        with figures.plot_style():
+            path = save_png(figures.method_front_figure(points, f"{suite}: each method's deliverable per budget"),
+                            figures_dir / "methods-front.png")
+        lines += ["## Pareto front per method", "", "Each method's final model (MorphNet's Expanded, a baseline's "
+                  "fine-tuned Pruned model, the uniform multiplier) at each budget of the ranking above: val "
+                  "quality with its 95% stratified-bootstrap interval against parameters and FLOPs.", "",
+                  f"![Pareto front per method of {suite}]({_rel(path, link_root)})", ""]
+    return lines
 
 
 def _unique(name: str, used: set[str]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.report._ranking import render
+from bench.report._ranking import front_points, render
 from bench.store import StageRecord
 from bench.store.loading import flatten_record
 
@@ -53,3 +53,20 @@ def test_a_lead_inside_the_noise_is_no_difference() -> None:
 
 def test_fewer_than_three_methods_are_not_ranked() -> None:
     assert render(_frame({"morphnet": 0.9, "uniform": 0.5}, noise=0.02)) is None
+
+
+def test_front_points_name_a_method_run_with_two_sources() -> None:
+    """MorphNet on γ and on FiGS gates are two arms, named by source; each point's interval brackets its mean."""
+    frame = _frame({"morphnet": 0.8, "l1_norm": 0.6, "uniform": 0.5}, noise=0.02)
+    figs = frame[frame["config.morph.method"] == "morphnet"].copy()
+    figs["label"] = figs["label"].str.replace("method=morphnet", "method=morphnet,source=figs")
+    figs["case_id"] = figs["case_id"] + "f"
+    figs["config.morph.source"] = "figs"
+    frame["config.morph.source"] = "gamma"
+    points = front_points(pd.concat([frame, figs], ignore_index=True))
+    assert sorted(points["arm"]) == ["L1-norm pruning", "MorphNet (figs)", "MorphNet (gamma)", "uniform"]
+    assert (points["low"] <= points["val"]).all() and (points["val"] <= points["high"]).all()
+    assert set(points["seeds"]) == {3} and set(points["budget"]) == {100.0}
+    text = render(pd.concat([frame, figs], ignore_index=True))
+    assert "MorphNet (figs)" in text and "MorphNet (gamma)" in text
+    assert front_points(_frame({"morphnet": 0.9, "uniform": 0.5}, noise=0.02)).empty  # not ranked: no front
