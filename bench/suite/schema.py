@@ -86,6 +86,8 @@ class DataSettings(BaseModel):
     Inria or CIFAR (it is passed as the builder's ``seed``). None keeps the builder's own default (0), as before
     the setting existed. The case's ``seed`` is separate: it changes initialisation and data order only, so the
     two kinds of variance can be studied apart (e.g. ``"data.data_seed" = [0, 1, 2]`` as a matrix axis).
+    ``class_names`` (class index order) label the per-class rows of reports; they change no result, so they are
+    not part of the case id.
     """
 
     model_config = _WITH_KWARGS
@@ -93,6 +95,7 @@ class DataSettings(BaseModel):
     path: str | None = None
     path_env: str | None = None
     data_seed: int | None = None
+    class_names: tuple[str, ...] | None = Field(None, strict=False, min_length=1)
 
     @field_validator("name")
     @classmethod
@@ -101,6 +104,13 @@ class DataSettings(BaseModel):
         if name not in known:
             raise ValueError(unknown_name("data set", name, known))
         return name
+
+    @field_validator("class_names")
+    @classmethod
+    def _distinct(cls, names: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if names is not None and (len(set(names)) != len(names) or not all(n.strip() for n in names)):
+            raise ValueError("expected distinct, non-empty class names")
+        return names
 
     @model_validator(mode="after")
     def _kwargs(self) -> DataSettings:

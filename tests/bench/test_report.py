@@ -305,3 +305,27 @@ def test_multi_class_groups_get_a_val_dice_row_per_class() -> None:
     assert [name for name, _ in found] == ["Val Dice class 2", "Val Dice class 10"]  # numeric order
     assert found[0][1](rows) == "0.900" and found[1][1](rows).startswith("0.300 ± ")
     assert per_class_rows(rows[["metrics.val.dice"]]) == []  # binary records: no rows
+
+
+def test_per_class_rows_are_named_by_the_records_class_names(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``data.class_names`` travels in each record's config (outside the case id) and names the per-class rows."""
+    from bench.store import StageRecord
+    from bench.store.loading import load_results
+    from bench.store.archive import write_archives
+    from bench.report.tables.stages import per_class_rows
+    from bench.suite import CaseConfig
+    from bench.suite.case import Case
+
+    config = {"data": {"name": "synthetic_buildings", "class_names": ["sky", "road", "car"]},
+              "model": {"name": "unet"}}
+    named, plain = CaseConfig.model_validate(config), CaseConfig.model_validate(
+        {**config, "data": {"name": "synthetic_buildings"}})
+    assert Case.create("s", named, 0).id == Case.create("s", plain, 0).id  # labels change no result
+    record = StageRecord(case_id="c", stage="base", suite="s", label="x,seed=0", seed=0, status="ok",
+                         config=named.model_dump(mode="json"), metrics={"val": {"dice": 0.5, "dice_c0": 0.9,
+                                                                                  "dice_c2": 0.1, "dice_c3": 0.4}})
+    write_archives([record], tmp_path)
+    rows = load_results(tmp_path)
+    assert [n for n, _ in per_class_rows(rows)] == ["Val Dice sky (0)", "Val Dice car (2)", "Val Dice class 3"]
+    with pytest.raises(ValueError, match="distinct"):
+        CaseConfig.model_validate({**config, "data": {"name": "synthetic_buildings", "class_names": ["a", "a"]}})

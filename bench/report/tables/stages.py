@@ -57,9 +57,20 @@ def quantity_rows(df: pd.DataFrame) -> list[tuple[str, Cell]]:
 
 
 def per_class_rows(rows: pd.DataFrame) -> list[tuple[str, Cell]]:
-    """Val Dice of each class, for a group of multi-class records (``dice_c<k>``); none for binary ones."""
+    """Val Dice of each class, for a group of multi-class records (``dice_c<k>``); none for binary ones. Rows are
+    named by ``data.class_names`` where the records have them."""
     found = [(int(m.group(1)), c) for c in rows.columns if (m := _CLASS_DICE.match(c)) and rows[c].notna().any()]
-    return [(f"Val Dice class {k}", _column(col, fmt_fixed)) for k, col in sorted(found)]
+    names = class_names(rows)
+    return [(f"Val Dice {names[k]} ({k})" if k < len(names) else f"Val Dice class {k}", _column(col, fmt_fixed))
+            for k, col in sorted(found)]
+
+
+def class_names(rows: pd.DataFrame) -> list[str]:
+    """The records' ``data.class_names`` (the first record that has them), or none."""
+    for value in rows.get("config.data.class_names", pd.Series(dtype=object)):
+        if isinstance(value, (list, tuple)) and value:
+            return [str(v) for v in value]
+    return []
 
 
 def stage_cell(rows: pd.DataFrame, cell: Cell) -> str:
