@@ -130,3 +130,15 @@ def test_case_ids_are_unique_across_suites(profile: str, tmp_path: Path) -> None
         for case in _load(path, profile, tmp_path).cases():
             assert case.id not in owner, f"{path.name} and {owner[case.id]} both have case {case.id}"
             owner[case.id] = path.name
+
+
+def test_reproduce_groups_cover_every_verdict_suite_once() -> None:
+    """`nox -s reproduce_blog` and `reproduce_methods` together run what `nox -s reproduce` runs."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("noxfile", REPO / "noxfile.py")
+    nox_module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(nox_module)  # type: ignore[union-attr]
+    grouped = [s for suites in nox_module.GROUPS.values() for s in suites]
+    assert len(grouped) == len(set(grouped)) and all((REPO / s).is_file() for s in grouped)
+    assert set(grouped) == {s for s in nox_module.SUITES if s not in nox_module.EXTENDED}
