@@ -83,16 +83,17 @@ def front_points(df: pd.DataFrame) -> pd.DataFrame:
     """One point per method and budget of every ranked budget: its deliverable's mean params and FLOPs, and
     its val quality with the 95% stratified-bootstrap interval. ``arm`` is the method's label, with its source
     when the method ran with several (MorphNet on γ and on FiGS gates)."""
-    cols = ["suite", "arm", "resource", "budget", "params", "flops", "metric", "val", "low", "high", "seeds"]
+    cols = ["suite", "profile", "arm", "resource", "budget", "params", "flops", "metric", "val", "low", "high",
+            "seeds"]
     budgets = _budgets(df)
     points = []
-    for (suite, _, resource, budget), groups in budgets:
+    for (suite, profile, resource, budget), groups in budgets:
         several = _several_sources([g for (s, *_), gs in budgets if s == suite for g in gs.values()])
         metric = _metric(pd.concat(list(groups.values())))
         for group in groups.values():
             arm = _arm(group, several)
             mean, low, high = interval(evaluations(group, "val", metric), metric)
-            points.append([suite, arm, resource, budget, _mean(group, "params"), _mean(group, "flops"), metric, mean,
+            points.append([suite, profile, arm, resource, budget, _mean(group, "params"), _mean(group, "flops"), metric, mean,
                            low, high, group["seed"].nunique()])
     return pd.DataFrame(points, columns=cols)
 

@@ -95,10 +95,10 @@ def pareto_figure(points: pd.DataFrame, title: str) -> Figure:
 def method_front_figure(points: pd.DataFrame, title: str) -> Figure:
     """Val quality of each method's deliverable against params and FLOPs (log x), one colour per method, with
     its 95% interval; a line joins a method's points at the budgets of one resource (filled markers: the first
-    resource, e.g. parameters; hollow: the others, e.g. a FLOPs budget). ``points``: from
-    :func:`bench.report._ranking.front_points`."""
+    resource, parameters where there are any; hollow: the others, e.g. a FLOPs budget). ``points``: one
+    profile's rows of :func:`bench.report._ranking.front_points`."""
     arms = sorted(set(points["arm"]), key=natural_key)
-    resources = sorted(set(points["resource"]), key=natural_key)
+    resources = sorted(set(points["resource"]), key=lambda r: (r != "params", natural_key(r)))  # params filled
     metric = str(points["metric"].iloc[0]) if len(points) else "dice"
     fig = Figure(figsize=(9, 3.8 + 0.16 * (len(arms) // 2 + 1)), layout="constrained")
     style = {a: (f"C{i % 10}", "osD^v<>p"[i // 10 % 8]) for i, a in enumerate(arms)}

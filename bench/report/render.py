@@ -111,14 +111,19 @@ def _method_sections(df: pd.DataFrame, suite: str, figures_dir: Path | None, lin
     if ranking is None or points.groupby("budget")["arm"].nunique().max() < _ranking.MIN_METHODS:
         return []  # variants of one or two methods: the case groups above already compare them
     lines = ["## Method ranking at each budget", "", ranking, ""]
-    if figures_dir is not None and len(points):
+    if figures_dir is None or not len(points):
+        return lines
+    lines += ["## Pareto front per method", "", "Each method's final model (MorphNet's Expanded, a baseline's "
+              "fine-tuned Pruned model, the uniform multiplier) at each budget of the ranking above: val quality "
+              "with its 95% stratified-bootstrap interval against parameters and FLOPs, one figure per profile "
+              "(data set).", ""]
+    for profile, at in sorted(points.groupby("profile"), key=lambda kv: (kv[0] != "quick", kv[0])):
+        tag = "" if profile in ("", "quick") else f"-{slug(str(profile))}"
+        title = f"{suite}" + (f" [{profile}]" if tag else "") + ": each method's deliverable per budget"
         with figures.plot_style():
-            path = save_png(figures.method_front_figure(points, f"{suite}: each method's deliverable per budget"),
-                            figures_dir / "methods-front.png")
-        lines += ["## Pareto front per method", "", "Each method's final model (MorphNet's Expanded, a baseline's "
-                  "fine-tuned Pruned model, the uniform multiplier) at each budget of the ranking above: val "
-                  "quality with its 95% stratified-bootstrap interval against parameters and FLOPs.", "",
-                  f"![Pareto front per method of {suite}]({_rel(path, link_root)})", ""]
+            path = save_png(figures.method_front_figure(at, title), figures_dir / f"methods-front{tag}.png")
+        lines += [f"![Pareto front per method of {suite}{f' [{profile}]' if tag else ''}]({_rel(path, link_root)})",
+                  ""]
     return lines
 
 
