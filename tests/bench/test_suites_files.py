@@ -27,7 +27,7 @@ ORDER = ["quickstart", "symmetry", "regularizers", "layers", "one_conv", "cifar"
          "methods"]
 QUICK_STAGES_PER_SUITE = 20
 BACKBONE_STAGES = 30
-METHODS_STAGES = 42  # 64² stages of 20-60 s: the suite's 3 seeds ran in about 45 minutes with --jobs 2
+METHODS_STAGES = 42  # 64² stages of 5-70 s: the quick profile took 53 minutes of stage time on one core
 OWN_CAP = {"backbones": BACKBONE_STAGES, "methods": METHODS_STAGES}
 QUICK_NEW_STAGES = 15
 QUICK_TOTAL_STAGES = 90
