@@ -159,6 +159,10 @@ def multiplier_target(ctx: CaseContext, m: StageSettings, widths: Mapping[str, i
     seed model's cost by default), or by ``expand_factor``; the other keys are record extras. ``remove``: block
     convs the model goes without (``widths`` has no key for them; the cost is the shorter model's)."""
     seed = ctx.seed_widths
+    # the search breaks ties between equally good top-ups by the order of ``widths``: always the network's forward
+    # order, whether the parent product was just computed or loaded from its checkpoint (sorted keys), so that a
+    # rerun or a resumed run lands on the same widths (it did not: 3 of 22 widths moved by a channel)
+    widths = {**{k: widths[k] for k in ctx.layer_order if k in widths}, **dict(sorted(widths.items()))}
     level_ties = ties(ctx, m.symmetry, remove)
     step = math.lcm(m.multiple, m.channel_divisor)  # the search rounds every width to multiples of ``step``
     multiple = step if step > 1 else None
