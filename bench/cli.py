@@ -206,8 +206,9 @@ def verify(
                                              "seed without per-image counts.")] = 0.05,
 ) -> None:
     """Rerun committed cases and judge each metric: params/FLOPs/widths bit-exact (a structure learned on another
-    CPU model, thread count or torch version: params/FLOPs in the seed band, widths shown), Dice/accuracy inside
-    the committed seed band or interval. Exit 0 when every judged metric reproduced, 1 otherwise."""
+    CPU model or SIMD level, thread count or torch version: params/FLOPs in the seed band, widths shown),
+    Dice/accuracy inside the committed seed band or interval. Exit 0 when every judged metric reproduced, 1
+    otherwise."""
     from bench import verify as verifying
 
     ids = [c.strip() for c in cases.split(",") if c.strip()] if cases else []

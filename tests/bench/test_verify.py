@@ -139,6 +139,9 @@ def test_a_learned_structure_from_another_cpu_is_judged_by_the_seed_band() -> No
     assert not far["params"].ok and far["params"].result == "NOT reproduced (+103 outside)"
     same = {c.metric: c for c in judge(committed, [_stage_record(0, 1400, {"a": 12}, "Intel")], "c0")}
     assert same["params"].kind == "exact" and not same["params"].ok and not same["widths"].ok
+    avx2 = _stage_record(0, 1400, {"a": 12}, "Intel")
+    avx2.env["cpu_capability"] = "AVX2"  # same model name, another SIMD level: another place
+    assert {c.metric: c for c in judge(committed, [avx2], "c0")}["params"].kind == "structure"
     base = [_stage_record(s, 1000, {"a": 16}, "Intel", stage="base") for s in range(3)]
     moved = {c.metric: c for c in judge(base, [_stage_record(0, 1001, {"a": 16}, "AMD", stage="base")], "c0")}
     assert moved["params"].kind == "exact" and not moved["params"].ok
