@@ -218,8 +218,8 @@ def verify(
     judged = [c for c in checks if c.judged]
     failed = sum(not c.ok for c in judged)
     shown = len(checks) - len(judged)
-    print(f"\n{len(judged) - failed} of {len(judged)} judged checks reproduced"
-          + (f"; {shown} learned structure(s) from another CPU, thread count or torch shown, not judged" if shown else ""))
+    elsewhere = f"; {shown} learned structure(s) from another CPU, thread count or torch shown, not judged"
+    print(f"\n{len(judged) - failed} of {len(judged)} judged checks reproduced" + (elsewhere if shown else ""))
     raise typer.Exit(1 if failed else 0)
 
 

@@ -5,8 +5,8 @@ What is expected of a rerun, and so how each metric is judged:
 - **exact** (parameters, MACs, FLOPs, alive widths): they follow from the settings and the learned structure, so they
   must be bit-identical where the structure is fixed by the settings (the base and uniform stages), and, for a
   learned structure (structure learning, shrink, expand, a pruning cut), when the rerun ran where the record did:
-  the same CPU model and SIMD level (``cpu_capability``), torch thread count and torch version. A structure-learning stage whose widths differ makes
-  every later stage differ too; the table shows both.
+  the same CPU model and SIMD level (``cpu_capability``), torch thread count and torch version. A
+  structure-learning stage whose widths differ makes every later stage differ too; the table shows both.
 - **structure** (a learned structure rerun on another CPU model, thread count or torch version): float reductions
   differ there, so a learned width may move by a channel or more (Intel → AMD moved 4 of 22 alive widths of a
   CamVid MorphNet by up to 3 channels). Parameters, MACs and FLOPs are then judged as Dice is, against the seed
@@ -54,9 +54,10 @@ TOLERANCE = 0.05
 EXACT = ("params", "macs", "flops", "widths")
 #: Stages whose structure the settings alone fix (every other stage's widths come out of training).
 FIXED_STRUCTURE = ("base", "uniform")
-#: What must match for a learned structure to be bit-exact: CPU model, its SIMD level, torch threads, torch version
-#: ("AMD EPYC" alone named two machines, AVX-512 and AVX2, whose learned widths differed by 3 channels).
-SAME_PLACE = ("cpu", "cpu_capability", "torch_threads", "torch")
+#: What must match for a learned structure to be bit-exact (keys of a record's ``env``, dotted into its package
+#: versions): CPU model, its SIMD level, torch threads, torch version ("AMD EPYC" alone named two machines,
+#: AVX-512 and AVX2, whose learned widths differed by 3 channels).
+SAME_PLACE = ("cpu", "cpu_capability", "torch_threads", "packages.torch")
 SPLITS = ("val", "test")
 REPRODUCED, NOT_REPRODUCED = "reproduced", "NOT reproduced"
 
@@ -144,9 +145,13 @@ def _fmt(value: Any) -> str:
 
 def place(record: StageRecord) -> tuple[Any, ...]:
     """Where a record was computed, as far as bit-exactness goes (:data:`SAME_PLACE`)."""
-    env = record.env or {}
-    return (env.get("cpu"), env.get("cpu_capability"), env.get("torch_threads"),
-            (env.get("packages") or {}).get("torch"))
+    def get(key: str) -> Any:
+        value: Any = record.env or {}
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+    return tuple(get(key) for key in SAME_PLACE)
 
 
 def _exact(case_id: str, old: StageRecord, new: StageRecord, siblings: Sequence[StageRecord]) -> list[Check]:

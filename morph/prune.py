@@ -216,7 +216,8 @@ class Pruning:
         opts = {**self.criterion.options, **self.options}
         with torch.enable_grad(), eval_mode(self.model):  # tracing must not move BN running statistics
             return self.criterion.pruner(
-                self.model, self.example_input, self.criterion.importance(), global_pruning=self.criterion.global_ranking,
+                self.model, self.example_input, self.criterion.importance(),
+                global_pruning=self.criterion.global_ranking,
                 pruning_ratio=1.0, iterative_steps=steps, ignored_layers=kept, round_to=self.round_to, **opts)
 
     def regularize(self) -> None:

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from bench.methods.base import Method, StageSettings, StageSpec, register_method
-from bench.methods.products import REMOVED, AliveWidths
+from bench.methods.products import AliveWidths, removal_notes
 
 #: Every structure-learning setting. Both learning methods key their learn stage by all of them (what results
 #: were keyed by before stages declared their settings), so a method reads a subset.
@@ -95,8 +95,8 @@ def shrink(ctx: Any, m: StageSettings, parent: Any) -> Any:
     except MorphError as exc:
         raise BenchError(f"case {ctx.case.id}: morph.remove_dead_layers: {exc}") from None
     kept = {k: w for k, w in widths.items() if k not in removed}
-    notes = {REMOVED: removed, "layers_removed": len(removed)}
-    return S.train_from_scratch(ctx, apply_ties(kept, S.ties(ctx, m.symmetry, removed)), notes=notes, remove=removed)
+    return S.train_from_scratch(ctx, apply_ties(kept, S.ties(ctx, m.symmetry, removed)), notes=removal_notes(removed),
+                                remove=removed)
 
 
 def expand(ctx: Any, m: StageSettings, parent: Any) -> Any:
@@ -107,7 +107,7 @@ def expand(ctx: Any, m: StageSettings, parent: Any) -> Any:
     removed = list(parent.removed)
     target = S.multiplier_target(ctx, m, parent.widths, remove=removed)
     if removed:
-        target.update({REMOVED: removed, "layers_removed": len(removed)})
+        target.update(removal_notes(removed))
     return S.train_from_scratch(ctx, target.pop("widths"), notes=target, remove=removed)
 
 

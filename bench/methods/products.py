@@ -63,6 +63,11 @@ class BlogFractions:
 REMOVED = "removed_layers"
 
 
+def removal_notes(removed: list[str]) -> dict[str, Any]:
+    """The notes of a model without the block convs ``removed``: which, and how many."""
+    return {REMOVED: removed, "layers_removed": len(removed)}
+
+
 @dataclass
 class Product:
     """A stage's model: widths per channel group, its weights, typed facts for later stages, and notes (record

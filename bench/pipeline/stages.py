@@ -171,7 +171,7 @@ def multiplier_target(ctx: CaseContext, m: StageSettings, widths: Mapping[str, i
                   for k, w in widths.items()}
         return {"widths": apply_ties(scaled, level_ties), "multiplier": m.expand_factor, "budget": None}
     cost = cost_fn(ctx, m, remove)
-    budget = budget_of(ctx, m, cost_fn(ctx, m)) if remove else budget_of(ctx, m, cost)
+    budget = budget_of(ctx, m, cost_fn(ctx, m))  # unset: the full seed model's cost, with or without a removal
     floors = {k: width_floor(seed.get(k, w), m.min_fraction, m.min_width) for k, w in widths.items()}
     found = width_multiplier_search(widths, budget, cost, level_ties, min_width=m.min_width, min_widths=floors,
                                     multiple=multiple)

@@ -86,15 +86,17 @@ def front_points(df: pd.DataFrame) -> pd.DataFrame:
     cols = ["suite", "profile", "arm", "resource", "budget", "params", "flops", "metric", "val", "low", "high",
             "seeds"]
     budgets = _budgets(df)
+    by_suite: dict[str, list[pd.DataFrame]] = {}
+    for (suite, *_), groups in budgets:
+        by_suite.setdefault(suite, []).extend(groups.values())
+    several = {suite: _several_sources(groups) for suite, groups in by_suite.items()}
     points = []
     for (suite, profile, resource, budget), groups in budgets:
-        several = _several_sources([g for (s, *_), gs in budgets if s == suite for g in gs.values()])
         metric = _metric(pd.concat(list(groups.values())))
         for group in groups.values():
-            arm = _arm(group, several)
             mean, low, high = interval(evaluations(group, "val", metric), metric)
-            points.append([suite, profile, arm, resource, budget, _mean(group, "params"), _mean(group, "flops"), metric, mean,
-                           low, high, group["seed"].nunique()])
+            points.append([suite, profile, _arm(group, several[suite]), resource, budget, _mean(group, "params"),
+                           _mean(group, "flops"), metric, mean, low, high, group["seed"].nunique()])
     return pd.DataFrame(points, columns=cols)
 
 

@@ -16,8 +16,8 @@ from bench.suite.schema import CaseConfig
 PROTOCOL_VERSION = 1
 #: Where the data lives does not change a result, so it is left out of every hash (results merge across machines);
 #: nor do the training settings that change only speed and what is logged, never the trained weights.
-UNHASHED = (("data", "path"), ("data", "path_env"), ("data", "class_names"), ("train", "eval_train_every_epoch"), ("train", "eval_batch_size"),
-            ("train", "check_every"))
+UNHASHED = (("data", "path"), ("data", "path_env"), ("data", "class_names"), ("train", "eval_train_every_epoch"),
+            ("train", "eval_batch_size"), ("train", "check_every"))
 #: Settings added after results existed, with the default that means "as before": left out of the hash while at
 #: that default, so adding a setting keeps every existing case id (and its finished stages) valid.
 ADDED = ((("morph", "target_cost"), None), (("data", "data_seed"), None), (("morph", "channel_divisor"), 1),
