@@ -5,7 +5,7 @@
 # Run it on a quiet machine. Writes the profile, latency.md, the scatter plot, the points, logs and wall times
 # under $OUT (default ./latency-calibration). Settings by environment (the script is tested on CPU with tiny ones):
 #   DEVICE (cpu)  THREADS (2 on cpu, unset on cuda)  DTYPE (float32)  ROOFLINE (cpu2 on cpu, H200 on cuda)
-#   MODELS ("unet:base=16 smp_unet:encoder=resnet18 smp_fpn:encoder=mobilenet_v2")  CAL_VARIANTS (4)
+#   MODELS ("unet:base=16 smp_unet:encoder=resnet18 smp_fpn:encoder=mobilenet_v2")  CAL_VARIANTS (12)
 #   CHECK_VARIANTS (17)  SIZES (64,128)  BATCHES (1,8)  QUICK (empty; 1: small grid, short timings)
 #   BENCH (python3 -m bench.cli)
 set -u -o pipefail
@@ -14,7 +14,7 @@ DEVICE=${DEVICE:-cpu}
 DTYPE=${DTYPE:-float32}
 if [ "$DEVICE" = cuda ]; then THREADS=${THREADS:-}; ROOFLINE=${ROOFLINE:-H200}; else THREADS=${THREADS:-2}; ROOFLINE=${ROOFLINE:-cpu2}; fi
 MODELS=${MODELS:-"unet:base=16 smp_unet:encoder=resnet18 smp_fpn:encoder=mobilenet_v2"}
-CAL_VARIANTS=${CAL_VARIANTS:-4}
+CAL_VARIANTS=${CAL_VARIANTS:-12}
 CHECK_VARIANTS=${CHECK_VARIANTS:-17}
 SIZES=${SIZES:-64,128}
 BATCHES=${BATCHES:-1,8}

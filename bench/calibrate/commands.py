@@ -36,20 +36,23 @@ def calibrate_command(
                                                 "reports/devices/NAME.json).")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Device name (default: "
                                                 "DEVICE{THREADS}-DTYPE-calibrated).")] = None,
-    model: Models = None, variants: Variants = 6, sizes: Sizes = "64,128", batches: Batches = "1,8",
-    quick: Quick = False,
+    model: Models = None,
+    variants: Annotated[int, typer.Option("--variants", min=0, help="Random-width variants per model (0: probes "
+                                          "only).")] = 12,
+    sizes: Sizes = "64,128", batches: Batches = "1,8", quick: Quick = False,
 ) -> None:
-    """Time every layer kind and op the zoo uses on this device (and, with --model, random-width variants of
-    whole models, seed 1: fitted jointly), fit a latency model, write a device profile. Use it with
-    `morph.device_profile = "reports/devices/NAME.json"`."""
+    """Time every layer kind and op the zoo uses on this device, and random-width variants of whole models
+    (seed 1; default models: those latency-check uses), fit a latency model per batch size, write a device
+    profile. Use it with `morph.device_profile = "reports/devices/NAME.json"`."""
     from bench.calibrate import GRIDS, calibrate, save_profile
     from bench.calibrate.accuracy import CheckSettings
 
     _check(device, dtype)
     name = name or f"{device}{threads or ''}-{dtype}-calibrated"
     path = out or Path("reports/devices") / f"{name}.json"
-    models = CheckSettings(models=tuple(model), variants=variants, sizes=_ints("--sizes", sizes),
-                           batches=_ints("--batches", batches), seed=1) if model else None
+    models = CheckSettings(models=tuple(model) if model else CheckSettings.models, variants=variants,
+                           sizes=_ints("--sizes", sizes), batches=_ints("--batches", batches),
+                           seed=1) if variants else None
     cal = calibrate(GRIDS["quick" if quick else device], name, device=device, threads=threads, dtype=dtype,
                     models=models, on_task=lambda i, n: print(f"\r{i}/{n} timed", end="", flush=True))
     print()
@@ -88,7 +91,12 @@ def latency_check_command(
         roof = get_device(roofline)
     except Exception as exc:  # MorphError: unknown name, with a suggestion
         raise BenchError(f"--roofline: {exc}") from None
-    timing = dict(warmup=1, min_runs=3, min_time_s=0.0) if quick else dict(warmup=3, min_runs=7, min_time_s=0.2)
+    # time the variants the way the profile's own samples were timed (its grid's protocol): with fewer warm-up
+    # calls and runs the medians read 2-6 % slower than the calibration's, a bias of the check, not of the model
+    grid = cal.measured_on.get("grid") or {}
+    timing = dict(warmup=1, min_runs=3, min_time_s=0.0) if quick else {
+        "warmup": int(grid.get("warmup", 5)), "min_runs": int(grid.get("min_runs", 15)),
+        "min_time_s": float(grid.get("min_time_s", 0.25))}
 
     def measure(m: object, shape: tuple[int, ...], batch: int) -> float:
         return measure_latency(m, shape, device=device, batch=batch, threads=threads, dtype=dtype,  # type: ignore

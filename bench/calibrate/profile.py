@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 from torch import nn
 
 from bench.calibrate.accuracy import CheckSettings
@@ -62,9 +62,12 @@ class Calibration:
         return {
             "format": FORMAT, "name": self.device.name,
             "model": "seconds = Σ over a layer's parts (its kind; concat when it reads several groups) of const + "
-                     "flop·FLOPs + in_elem·input elements + out_elem·output elements + weight·weights",
+                     "flop·FLOPs + in_elem·input elements + out_elem·output elements + weight·weights; at batch b "
+                     "the set of the nearest calibrated batch in 'batches', else 'kinds'",
             "measured_on": self.measured_on,
             "kinds": {k: coeffs(c) for k, c in sorted(self.device.kinds.items())},
+            "batches": {str(b): {k: coeffs(c) for k, c in sorted(kinds.items())}
+                        for b, kinds in sorted(self.device.batches.items())},
             "ops": {k: coeffs(c) for k, c in sorted(self.ops.items())},
             "fallback": dict(self.device.fallback),
             "fit": {k: {"n": f.n, "mape": f.mape, "within_10": f.within_10} for k, f in sorted(self.fits.items())},
@@ -124,24 +127,43 @@ def calibrate(grid: Grid, name: str, *, device: str = "cpu", threads: int | None
     return fit_samples(name, samples, measured_on, env)
 
 
+#: How much one whole-model row weighs against one probe row in the fit. Probes time a layer kind alone and miss
+#: what a model adds around it (ops outside the channel graph, caches, dispatch), so they are a prior for kinds
+#: the model rows do not separate; the model rows decide. Chosen by 6-fold cross-validation over the model rows
+#: of this VM's profile (2 CPU cores, 528 probes, 144 model rows, reports/devices/): within ±10 % 77 % at weight
+#: 10, 92 % at 30, 94 % at 100, 93 % at 300. On an earlier Intel Xeon profile one all-batch set instead of one
+#: per batch put 2 to 7 points fewer held-out variants within ±10 %.
+MODEL_ROW_WEIGHT = 100.0
+
+
+def _fit(samples: Sequence[dict[str, Any]]) -> tuple[dict[str, dict[str, float]], Any]:
+    weights = [MODEL_ROW_WEIGHT if s["source"] == "model" else 1.0 for s in samples]
+    return fit_joint([s["terms"] for s in samples], [s["time_s"] for s in samples], weights)
+
+
 def fit_samples(name: str, samples: Sequence[dict[str, Any]], measured_on: dict[str, Any],
                 environment: dict[str, Any]) -> Calibration:
-    """One joint NNLS over probe and model rows; model rows as a whole weigh as much as probe rows as a whole
-    (each gets √(n_probe / n_model)), so a few end-to-end timings are not drowned by hundreds of probes."""
-    n_model = sum(s["source"] == "model" for s in samples)
-    n_probe = len(samples) - n_model
-    w_model = (n_probe / n_model) ** 0.5 if n_model and n_probe else 1.0
-    weights = [w_model if s["source"] == "model" else 1.0 for s in samples]
-    coefs, pred = fit_joint([s["terms"] for s in samples], [s["time_s"] for s in samples], weights)
+    """One joint NNLS over probe and model rows (model rows weigh :data:`MODEL_ROW_WEIGHT` each) for the
+    all-batch coefficients, and one more per batch size that has model rows, over that batch's rows only: the
+    device prices each batch with its own set. The fit summary is of the predictions the device makes."""
+    coefs, pred = _fit(samples)
+    per_batch: dict[int, dict[str, dict[str, float]]] = {}
+    for batch in sorted({int(s["batch"]) for s in samples if s["source"] == "model"}):
+        idx = [i for i, s in enumerate(samples) if int(s["batch"]) == batch]
+        per_batch[batch], pred[idx] = _fit([samples[i] for i in idx])
     fits = {}
     for group in sorted({(s["source"], s["name"]) for s in samples}):
         idx = [i for i, s in enumerate(samples) if (s["source"], s["name"]) == group]
         label = group[1] if group[0] == "probe" else f"model {group[1]}"
         fits[label] = KindFit(coefs.get(group[1], {}), len(idx),
                               *error_stats(pred[idx], [samples[i]["time_s"] for i in idx]))
-    coeffs = {k: KindCoefficients(**c) for k, c in coefs.items()}
-    device = CalibratedDevice(name, {k: c for k, c in coeffs.items() if k not in OPS_ONLY}, fallback=dict(FALLBACK))
-    ops = {k: c for k, c in coeffs.items() if k in OPS_ONLY}
+
+    def priced(c: dict[str, dict[str, float]]) -> dict[str, KindCoefficients]:
+        return {k: KindCoefficients(**v) for k, v in c.items() if k not in OPS_ONLY}
+
+    device = CalibratedDevice(name, priced(coefs), fallback=dict(FALLBACK),
+                              batches={b: priced(c) for b, c in per_batch.items()})
+    ops = {k: KindCoefficients(**c) for k, c in coefs.items() if k in OPS_ONLY}
     return Calibration(device, ops, fits, measured_on, list(samples), environment)
 
 
@@ -171,6 +193,7 @@ class _ProfileFile(BaseModel):
     name: str = Field(min_length=1)
     measured_on: dict[str, Any]
     kinds: dict[str, _Coeffs] = Field(min_length=1)
+    batches: dict[PositiveInt, dict[str, _Coeffs]] = {}
     ops: dict[str, _Coeffs] = {}
     fallback: dict[str, str] = {}
     fit: dict[str, _Fit] = {}
@@ -194,7 +217,8 @@ def load_profile(path: Path) -> Calibration:
         raise BenchError(f"{path}: key 'format': expected '{FORMAT}', got '{data.format}'")
     make = lambda c: KindCoefficients(**c.model_dump())  # noqa: E731
     ops = {k: make(c) for k, c in data.ops.items()}
-    device = CalibratedDevice(data.name, {k: make(c) for k, c in data.kinds.items()}, fallback=data.fallback)
+    device = CalibratedDevice(data.name, {k: make(c) for k, c in data.kinds.items()}, fallback=data.fallback,
+                              batches={b: {k: make(c) for k, c in kinds.items()} for b, kinds in data.batches.items()})
     fits = {k: KindFit({}, f.n, f.mape, f.within_10) for k, f in data.fit.items()}
     return Calibration(device, ops, fits, data.measured_on, data.samples, data.environment)
 

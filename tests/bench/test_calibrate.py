@@ -92,6 +92,28 @@ def test_calibrate_recovers_synthetic_devices_and_the_profile_round_trips(tmp_pa
     assert graph_cost(graph, alive, "latency", resolve_device(str(path)), batch=8) == before > 0
 
 
+def test_each_batch_gets_its_own_fit_when_the_device_differs_by_batch(tmp_path: Path) -> None:
+    """Timings from one true set at batch 1 and 1.5× it at batch 8: one set cannot reproduce both, a set per
+    batch reproduces every probe and whole-model sample, and the per-batch sets survive the profile file."""
+    scaled = {k: {n: 1.5 * v for n, v in c.items()} for k, c in TRUE.items()}
+    one, eight = _synthetic_timer(TRUE), _synthetic_timer(scaled)
+    models = CheckSettings(models=("unet:base=4,depth=2",), variants=3, sizes=(16,), batches=(1, 8), seed=1)
+    cal = calibrate(GRIDS["quick"], "by-batch", timer=lambda t: (one if t.batch == 1 else eight)(t), models=models)
+    assert sorted(cal.device.batches) == [1, 8]
+    assert max(f.mape for f in cal.fits.values()) < 1e-6
+    for sample in cal.samples:  # the device's own prediction, as the latency resource makes it
+        kinds = cal.device.kinds_at(sample["batch"])
+        pred = sum(getattr(kinds[k], n) * v for k, names in sample["terms"].items() if k in kinds
+                   for n, v in names.items())
+        if all(k in kinds for k in sample["terms"]):
+            assert pred == pytest.approx(sample["time_s"], rel=1e-6)
+    pooled = [sum(getattr(cal.device.kinds[k], n) * v for k, names in s["terms"].items() if k in cal.device.kinds
+                  for n, v in names.items()) / s["time_s"] for s in cal.samples if s["source"] == "model"]
+    assert max(abs(r - 1) for r in pooled) > 0.01  # the all-batch set alone cannot fit both (3.7 % off here)
+    loaded = load_profile(save_profile(cal, tmp_path / "by-batch.json"))
+    assert loaded.device == cal.device and loaded.device.batches[8] == cal.device.batches[8]
+
+
 def test_bad_profile_files_are_one_line_errors(tmp_path: Path) -> None:
     cal = calibrate(GRIDS["quick"], "synthetic", timer=_synthetic_timer(TRUE))
     data = cal.to_dict()

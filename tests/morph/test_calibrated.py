@@ -47,6 +47,27 @@ def test_cost_is_the_sum_of_hand_worked_layer_predictions() -> None:
     assert reg.cost() == pytest.approx(5.5512e-5)
 
 
+def test_each_batch_is_priced_with_the_set_of_the_nearest_calibrated_batch() -> None:
+    """Per-batch sets: batch 1 and 8 calibrated; 2 is nearer 1 on a log scale (0.69 vs 1.39), 3 nearer 8
+    (1.10 vs 0.98); a kind a set lacks comes from ``kinds``."""
+    at8 = {"conv3x3": KindCoefficients(const=7e-5)}  # conv1x1 not fitted at batch 8: the all-batch set's
+    dev = CalibratedDevice("per-batch", DEVICE.kinds, batches={1: DEVICE.kinds, 8: at8})
+    g = build_graph(TwoConv(), torch.zeros(1, 3, 8, 8))  # full width: a 3→4, head 4→2
+    # batches 1 and 2 use DEVICE's set. a: FLOPs 2·64·9·3·4 = 13824 per example, inputs 192, outputs 256,
+    # weights 108 (not per example); head: FLOPs 1024, inputs 256 per example
+    def a(b: int) -> float:
+        return 1e-5 + b * (1e-9 * 13824 + 2e-8 * 192 + 3e-8 * 256) + 4e-8 * 108  # b = 1: 3.9664e-5
+
+    def head(b: int) -> float:
+        return 2e-5 + b * (5e-10 * 1024 + 1e-8 * 256)  # b = 1: 2.3072e-5
+
+    for batch in (1, 2):
+        assert layer_costs(g, None, "latency", dev, batch) == pytest.approx({"a": a(batch), "head": head(batch)})
+    for batch in (3, 8, 64):  # a: the batch-8 set (const only); head: the all-batch conv1x1
+        assert layer_costs(g, None, "latency", dev, batch) == pytest.approx({"a": 7e-5, "head": head(batch)})
+    assert dev.kinds_at(None) is dev.kinds and DEVICE.kinds_at(8) is DEVICE.kinds
+
+
 def test_penalty_is_differentiable_with_the_hand_worked_coefficient() -> None:
     net, reg = _two_conv_with_three_alive()
     # ∂cost/∂n_a at n_a = 3: a's bilinear (2·64·9·1e-9 + 9·4e-8)·3 image channels + a's outputs 64·3e-8
