@@ -33,38 +33,56 @@ class RunSummary:
 
 def select_cases(suite: Suite, only: Sequence[str] = ()) -> list[Case]:
     """All cases, or those whose id starts with one of ``only`` (or whose label equals one)."""
-    cases = suite.cases()
+    return _select([suite], only)
+
+
+def _select(suites: Sequence[Suite], only: Sequence[str]) -> list[Case]:
+    """The cases of every suite in order (a case in two suites once), or those ``only`` names; an ``only``
+    that matches no case of any suite is an error."""
+    cases = list({c.id: c for suite in suites for c in suite.cases()}.values())
     if not only:
         return cases
     chosen = [c for c in cases if any(c.id.startswith(o) or c.label == o for o in only)]
     missing = [o for o in only if not any(c.id.startswith(o) or c.label == o for c in cases)]
     if missing:
-        raise BenchError(f"{suite.path}: --only: no case matches {', '.join(missing)} (see `bench list {suite.path}`)")
+        where = ", ".join(str(s.path) for s in suites)
+        raise BenchError(f"{where}: --only: no case matches {', '.join(missing)} (see `bench list "
+                         f"{suites[0].path}`)")
     return chosen
 
 
-def run_suite(
-    suite_path: Path, *, profile: str = "quick", results: Path = DEFAULT_RESULTS, device: str = "cpu",
+def run_suite(suite_path: Path, **kwargs: Any) -> RunSummary:
+    """Run (or resume) the cases of one suite (:func:`run_suites`)."""
+    return run_suites([suite_path], **kwargs)
+
+
+def run_suites(
+    suite_paths: Sequence[Path], *, profile: str = "quick", results: Path = DEFAULT_RESULTS, device: str = "cpu",
     only: Sequence[str] = (), force: bool = False, retry_failed: bool = False, dry_run: bool = False,
     data_path: Path | None = None, jobs: int = 1, progress: bool = True, executor: str = "local",
     executor_options: dict[str, Any] | None = None,
 ) -> RunSummary:
-    """Run (or resume) the cases of a suite; failing cases are recorded and the suite goes on.
+    """Run (or resume) the cases of one or more suites; failing cases are recorded and the run goes on.
 
-    ``executor="local"`` with ``jobs=1`` runs in this process; otherwise the cases that still need work are
-    handed to the executor (:mod:`bench.executors`; ``executor_options`` are its CLI options, e.g.
-    ``{"address": ...}`` or ``{"slurm_partition": ...}``) and statuses are read back from ``results``.
+    ``executor="local"`` with ``jobs=1`` runs in this process, suite after suite; otherwise the cases of all the
+    suites that still need work are handed to the executor at once (:mod:`bench.executors`; ``executor_options``
+    are its CLI options, e.g. ``{"address": ...}`` or ``{"slurm_partition": ...}``) and statuses are read back
+    from ``results``. One pool for several suites keeps every worker busy where one suite alone cannot: a
+    one-seed suite is mostly one chain of stages (base → learn → shrink → expand), which runs on one worker
+    while the others wait.
     """
     from bench.executors.threads import wait_policy
 
+    if not suite_paths:
+        raise BenchError("bench run: expected at least one suite file")
     with wait_policy():  # before torch loads (load_suite loads it): OpenMP reads it once; workers inherit it
-        return _run_suite(suite_path, profile=profile, results=results, device=device, only=only, force=force,
-                          retry_failed=retry_failed, dry_run=dry_run, data_path=data_path, jobs=jobs,
-                          progress=progress, executor=executor, executor_options=executor_options)
+        return _run_suites(suite_paths, profile=profile, results=results, device=device, only=only, force=force,
+                           retry_failed=retry_failed, dry_run=dry_run, data_path=data_path, jobs=jobs,
+                           progress=progress, executor=executor, executor_options=executor_options)
 
 
-def _run_suite(
-    suite_path: Path, *, profile: str, results: Path, device: str, only: Sequence[str], force: bool,
+def _run_suites(
+    suite_paths: Sequence[Path], *, profile: str, results: Path, device: str, only: Sequence[str], force: bool,
     retry_failed: bool, dry_run: bool, data_path: Path | None, jobs: int, progress: bool, executor: str,
     executor_options: dict[str, Any] | None,
 ) -> RunSummary:
@@ -72,8 +90,8 @@ def _run_suite(
     from bench.executors.threads import case_threads
     from bench.pipeline import RunOptions, StageEvent, case_status, plan_case, run_case
 
-    suite = load_suite(suite_path, profile=profile, data_path=data_path)
-    cases = select_cases(suite, only)
+    suites = [load_suite(path, profile=profile, data_path=data_path) for path in suite_paths]
+    cases = _select(suites, only)
     import torch  # here, not at the top: `bench report` must work without loading torch
 
     if device == "cuda" and executor == "local" and not torch.cuda.is_available():  # ray/slurm: the workers' GPUs
@@ -94,18 +112,21 @@ def _run_suite(
     statuses: dict[str, str] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr, disable=not (progress and is_terminal())) as bar:  # else: plain lines
-        task = bar.add_task(f"{suite.name} ({profile})", total=len(cases))
+        for suite in suites:
+            ids = {c.id for c in suite.cases()}
+            mine = [c for c in cases if c.id in ids and c.id not in statuses]
+            task = bar.add_task(f"{suite.name} ({profile})", total=len(mine))
 
-        def on_stage(event: StageEvent) -> None:
-            bar.update(task, description=f"{suite.name}: {event.case.label} {event.stage.label} [{event.status}]")
-            print_stage(event)
+            def on_stage(event: StageEvent, name: str = suite.name, task: Any = task) -> None:
+                bar.update(task, description=f"{name}: {event.case.label} {event.stage.label} [{event.status}]")
+                print_stage(event)
 
-        options = RunOptions(device=device, force=force, retry_failed=retry_failed, progress=progress,
-                             on_stage=on_stage)
-        for case in cases:
-            with case_threads(measure=lambda: needs_run(results, case, force=force, retry_failed=retry_failed)):
-                statuses[case.id] = run_case(case, results, options)
-            bar.advance(task)
+            options = RunOptions(device=device, force=force, retry_failed=retry_failed, progress=progress,
+                                 on_stage=on_stage)
+            for case in mine:
+                with case_threads(measure=lambda: needs_run(results, case, force=force, retry_failed=retry_failed)):
+                    statuses[case.id] = run_case(case, results, options)
+                bar.advance(task)
     return RunSummary(statuses)
 
 

@@ -52,7 +52,8 @@ def _user_errors(fn: F) -> F:
 @app.command()
 @_user_errors
 def run(
-    suite: SuiteArg,
+    suites: Annotated[list[Path], typer.Argument(help="One or more suite files, e.g. suites/symmetry.toml; with "
+                                                 "--jobs, the cases of all of them share one pool of workers.")],
     profile: Profile = "quick",
     results: Results = api.DEFAULT_RESULTS,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Cases run at once.")] = 1,
@@ -73,7 +74,7 @@ def run(
     slurm_array_parallelism: Annotated[Optional[int], typer.Option(help="slurm: tasks at once [--jobs].",
                                                                    min=1)] = None,
 ) -> None:
-    """Run (or resume) every case of a suite; finished stages are skipped, failed cases recorded."""
+    """Run (or resume) every case of one or more suites; finished stages are skipped, failed cases recorded."""
     if device not in ("cpu", "cuda"):
         raise BenchError(f"--device: expected cpu or cuda, got '{device}'")
     output_folder(results, "--results", create=False)
@@ -81,10 +82,10 @@ def run(
     backend = {"address": address, "slurm_partition": slurm_partition, "slurm_time": slurm_time,
                "slurm_gpus": slurm_gpus, "slurm_cpus": slurm_cpus, "slurm_array_parallelism": slurm_array_parallelism}
     try:
-        summary = api.run_suite(suite, profile=profile, results=results, device=device, only=only or (),
-                                force=force, retry_failed=retry_failed, dry_run=dry_run, data_path=data_path,
-                                jobs=jobs, progress=progress, executor=executor,
-                                executor_options={k: v for k, v in backend.items() if v is not None})
+        summary = api.run_suites(suites, profile=profile, results=results, device=device, only=only or (),
+                                 force=force, retry_failed=retry_failed, dry_run=dry_run, data_path=data_path,
+                                 jobs=jobs, progress=progress, executor=executor,
+                                 executor_options={k: v for k, v in backend.items() if v is not None})
     except KeyboardInterrupt:
         print(f"interrupted: finished stages are kept in {results}; rerun to resume", file=sys.stderr)
         raise typer.Exit(130) from None

@@ -105,18 +105,23 @@ def group_cases(case_dicts: Sequence[CaseDict]) -> list[list[dict[str, Any]]]:
 
 
 def split_group(group: Sequence[CaseDict]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
-    """(lead, followers) of one group: the lead job (its first case) computes the group's shared first stage;
-    the followers, one job per second stage key (cases sharing a structure-learning run stay together), can
-    then run side by side. Whole groups as jobs leave workers idle when there are fewer groups than workers
-    (three seeds on two workers ran the third seed's group alone, on one core)."""
+    """(lead, followers) of one group: the lead job (its first case) runs first, so every stage of its plan is on
+    disk before any follower starts; the followers are then one job per *first stage they compute* (the first
+    stage of their plan that is not the lead's), so cases that would compute the same stage stay together and
+    the others run side by side. Whole groups as jobs leave workers idle when there are fewer groups than
+    workers (three seeds on two workers ran the third seed's group alone, on one core); keying followers by
+    their second stage kept every case that reuses the lead's learn run in one job (symmetry's three other
+    levels: one after the other, on one core)."""
     from bench.pipeline import plan_case
     from bench.suite import Case
 
     lead, rest = [dict(group[0])], [dict(d) for d in group[1:]]
+    done = {s.key for s in plan_case(Case.from_dict(lead[0]))}
     followers: dict[str, list[dict[str, Any]]] = {}
     for data in rest:
         plan = plan_case(Case.from_dict(data))
-        followers.setdefault(plan[1].key if len(plan) > 1 else plan[0].key, []).append(data)
+        first = next((s.key for s in plan if s.key not in done), plan[-1].key)
+        followers.setdefault(first, []).append(data)
     return lead, list(followers.values())
 
 

@@ -84,6 +84,24 @@ def test_a_group_splits_into_a_lead_and_followers_that_share_no_later_stage(make
     assert shared == {plans[cases[0].id][0].key}
 
 
+def test_followers_that_reuse_the_leads_learn_run_run_side_by_side(tmp_path: Path) -> None:
+    """Four symmetry levels share one base and one learn run (as suites/symmetry.toml): the lead computes both,
+    then the other three levels are three jobs, not one (each computes only its own shrink and expand)."""
+    from bench.executors.base import split_group
+    from tests.bench.conftest import TINY
+
+    text = TINY.format(learn_epochs=1, extra="").split("[matrix]")[0] + '[matrix]\n"morph.symmetry" = [0, 1, 2, 3]\n'
+    (tmp_path / "sym.toml").write_text(text)
+    cases = load_suite(tmp_path / "sym.toml").cases()
+    [group] = group_cases([c.to_dict() for c in cases])
+    lead, followers = split_group(group)
+    assert [d["id"] for d in lead] == [cases[0].id]
+    assert [[d["id"] for d in job] for job in followers] == [[c.id] for c in cases[1:]]
+    lead_keys = {s.key for s in plan_case(cases[0])}
+    new = [{s.key for s in plan_case(c)} - lead_keys for c in cases[1:]]
+    assert all(len(k) == 2 for k in new) and not set.intersection(*new)  # shrink and expand, none shared
+
+
 def test_local_plan_splits_cores_and_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
     cores = available_cores()
     assert LocalExecutor(jobs=2).plan(n_groups=5, device="cpu") == (2, max(1, cores // 2), None)
@@ -105,6 +123,50 @@ def test_jobs_2_equals_serial_and_records_worker_threads(two_bases: tuple[Path, 
     before = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
     assert api.run_suite(suite, results=results, jobs=2, progress=False).exit_code == 0  # nothing to submit
     assert before == {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+
+
+def _split_suites(tmp_path: Path) -> list[Path]:
+    """The two-base tiny suite as two suite files, one base each (same name, so the same case ids)."""
+    from tests.bench.conftest import write_tiny
+
+    paths = []
+    for i, lr in enumerate(("1e-3", "3e-3")):
+        (tmp_path / f"s{i}").mkdir()
+        paths.append(write_tiny(tmp_path / f"s{i}", extra=f'"train.lr" = [{lr}]'))
+    return paths
+
+
+def test_several_suites_share_one_pool(two_bases: tuple[Path, Path], tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bench run A B --jobs 2`: the cases of both suites go to the executor in one submission (one pool, both
+    workers busy), and the records are those of a serial run."""
+    suite, serial = two_bases
+    paths = _split_suites(tmp_path)
+    calls: list[list[str]] = []
+    real_submit = LocalExecutor.submit
+
+    def spy(self: LocalExecutor, cases: Any, *args: Any) -> Any:
+        calls.append([d["id"] for d in cases])
+        return real_submit(self, cases, *args)
+
+    monkeypatch.setattr(LocalExecutor, "submit", spy)
+    results = tmp_path / "results"
+    summary = api.run_suites(paths, results=results, jobs=2, progress=False)
+    assert summary.exit_code == 0 and len(summary.statuses) == 6
+    assert len(calls) == 1 and sorted(calls[0]) == sorted(c.id for c in load_suite(suite).cases())
+    assert_same_as_serial(results, serial)
+
+
+def test_several_suites_serially_and_only_across_them(two_bases: tuple[Path, Path], tmp_path: Path) -> None:
+    suite, serial = two_bases
+    paths = _split_suites(tmp_path)
+    second = load_suite(paths[1]).cases()[0]
+    results = tmp_path / "results"
+    summary = api.run_suites(paths, results=results, only=[second.id], progress=False)
+    assert summary.statuses == {second.id: "ok"}
+    assert_same_as_serial(results, serial, subset=True)
+    with pytest.raises(BenchError, match=r"s0/tiny.toml, .*s1/tiny.toml: --only: no case matches nothing"):
+        api.run_suites(paths, results=results, only=["nothing"], progress=False)
 
 
 def test_ray_equals_serial(two_bases: tuple[Path, Path], tmp_path: Path) -> None:
