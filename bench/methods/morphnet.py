@@ -14,6 +14,7 @@ from bench.methods.products import AliveWidths, removal_notes
 LEARN_READS = tuple(f"morph.{k}" for k in (
     "method", "resource", "source", "strength", "threshold", "optimizer", "lr", "strength_lr", "relative_strength",
     "target_cost", "epochs", "proximal", "device_profile", "warm_start", "dead_layers", "learn_floor",
+    "strength_warmup",
 ))
 #: Every shrink setting (both learning methods' shrink stages are keyed by all of them).
 SHRINK_READS = tuple(f"morph.{k}" for k in ("min_fraction", "min_width", "multiple", "symmetry", "index_shift_bug",
@@ -23,8 +24,8 @@ BUDGET_READS = tuple(f"morph.{k}" for k in ("budget", "expand_factor", "resource
 
 
 def learn(ctx: Any, m: StageSettings, parent: Any) -> Any:
-    """Train with λ·G(θ) (in the loss, or as a proximal step), λ fixed or steered to ``target_cost``; the
-    product carries the alive widths."""
+    """Train with λ·G(θ) (in the loss, or as a proximal step), λ fixed or steered to ``target_cost`` and ramped
+    up from 0 over ``strength_warmup`` epochs; the product carries the alive widths."""
     from bench.pipeline import stages as S
     from bench.methods.products import Outcome, Product
     from bench.train import TrainHooks, train
@@ -36,29 +37,35 @@ def learn(ctx: Any, m: StageSettings, parent: Any) -> Any:
                               device=S.device_profile(m))
     config = S.learn_config(ctx, m)
     lam = S.strength_lambda(m.strength, m.relative_strength, lambda: reg.penalty())
-    state = {"lam": lam}  # λ, which a target_cost controller changes after every step
+    state = {"lam": lam, "step": 0}  # λ, which a target_cost controller changes after every step
     seed_cost = reg.cost()
+    per_epoch = math.ceil(len(ctx.splits.train) / config.batch_size)
+    warmup = round(m.strength_warmup * per_epoch)
     control = None
-    if m.target_cost is not None:
-        steps = config.epochs * math.ceil(len(ctx.splits.train) / config.batch_size)
-        control = StrengthController(m.target_cost, steps)
+    if m.target_cost is not None:  # it steers after the warm-up, over the steps left
+        control = StrengthController(m.target_cost, config.epochs * per_epoch - warmup)
+
+    def applied() -> float:
+        """λ in force at this step: the ramp's share of it during the warm-up."""
+        return state["lam"] * (min(1.0, (state["step"] + 1) / warmup) if warmup else 1.0)
 
     def epoch_end(epoch: int) -> dict[str, float]:
         alive = reg.alive_counts()
-        return {"reg_cost": reg.cost(), "reg_penalty": float(reg.penalty().detach()), "lambda": state["lam"],
+        return {"reg_cost": reg.cost(), "reg_penalty": float(reg.penalty().detach()), "lambda": applied(),
                 "alive_fraction": sum(alive.values()) / sum(g.width for g in reg.graph.groups)}
 
     prox = ProximalStep(reg, lam, keep=m.learn_floor) if m.proximal else None
 
     def after_step(optimizer: Any) -> None:
         if prox is not None:
-            prox.strength = state["lam"]
+            prox.strength = applied()
             prox.after_step(optimizer)
-        if control is not None:
+        if control is not None and state["step"] + 1 >= warmup:
             state["lam"] = control.update(state["lam"], reg.cost() / seed_cost if seed_cost > 0 else math.nan)
+        state["step"] += 1
 
     groups = S.param_groups(model, reg, m.strength_lr)
-    hooks = TrainHooks(extra_loss=None if m.proximal else (lambda: state["lam"] * reg.penalty()),
+    hooks = TrainHooks(extra_loss=None if m.proximal else (lambda: applied() * reg.penalty()),
                        after_step=after_step, on_epoch_end=epoch_end, param_groups=groups)
     result = train(model, ctx.splits, config, hooks=hooks)
     fields = S.train_fields(result)

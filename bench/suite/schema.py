@@ -252,6 +252,10 @@ class MorphSettings(BaseModel):
     of ``morph.models`` only.
     ``learn_floor`` (e.g. 0.1) keeps the strongest share of each group's channels out of the proximal step during
     structure learning, so a FLOPs or latency cost cannot empty a full-resolution layer (issue 14).
+    ``strength_warmup`` (epochs, e.g. 3) ramps λ linearly from 0 to its value over the first epochs of structure
+    learning; a ``target_cost`` controller starts steering when the ramp ends. Measured on flops_target (seed 0,
+    λ·G₀ 1000, floor 0.1), a 3- or 5-epoch ramp only moved the learn stage's collapse to the epochs where λ
+    reached full strength (lowest val Dice 0.22 and 0.00 of the base's): it is there to measure, not a fix.
     ``warm_start`` starts structure learning from the trained weights of
     the previous stage (the blog started from a fresh init). ``index_shift_bug`` and ``dead_layers`` only
     matter for ``method="blog"`` (blog-code-facts §5, §7).
@@ -268,6 +272,7 @@ class MorphSettings(BaseModel):
     multiple: int = Field(1, ge=1)
     channel_divisor: int = Field(1, ge=1)
     learn_floor: float = Field(0.0, ge=0, lt=1)
+    strength_warmup: float = Field(0.0, ge=0)
     remove_dead_layers: bool = False
     symmetry: int = Field(0, ge=0, le=3)
     budget: float | None = Field(None, gt=0)
@@ -308,6 +313,9 @@ class MorphSettings(BaseModel):
             raise key_error("expand_factor", "give either budget or expand_factor, not both")
         if self.learn_floor > 0 and not self.proximal:
             raise key_error("learn_floor", "protects channels from the proximal step: needs proximal = true")
+        if self.strength_warmup >= self.epochs:
+            raise key_error("strength_warmup", f"must be shorter than morph.epochs ({self.epochs}), got "
+                            f"{self.strength_warmup:g}")
         return self
 
 

@@ -141,6 +141,24 @@ def test_target_cost_steers_structure_learning(make_tiny: Callable[..., Path], t
     assert max(lams) / min(lams) > 10 and learn["extra"]["final_lambda"] == lams[-1]
 
 
+def test_strength_warmup_ramps_lambda_from_zero(make_tiny: Callable[..., Path], tmp_path: Path) -> None:
+    """morph.strength_warmup = 3 epochs: the λ in force after k steps is λ·(k + 1) / (3p), p steps an epoch,
+    until it reaches λ; the epoch-end history shows it. Without a warm-up the history is λ throughout."""
+    suite = make_tiny(learn_epochs=4, extra='"morph.strength_warmup" = [0.0, 3.0]\n"morph.strength" = [1e-4]')
+    results = tmp_path / "results"
+    only = [f"method=morphnet,sym=0,strength_warmup={w},lam=0.0001,seed=0" for w in (0, 3)]
+    assert _run(suite, results, only=only).exit_code == 0
+    learn = load_results(results).query("stage == 'learn'")
+    by_warmup = {"strength_warmup=3" in r["label"]: r for _, r in learn.iterrows()}
+    assert by_warmup[False]["history"]["lambda"] == [1e-4] * 4
+    ramp = [v / 1e-4 for v in by_warmup[True]["history"]["lambda"]]
+    p = 1 / (3 * ramp[0] - 1)  # ramp[0] = (p + 1) / (3p)
+    assert p == pytest.approx(round(p)) and round(p) >= 1
+    p = round(p)
+    assert ramp == pytest.approx([min(1.0, ((e + 1) * p + 1) / (3 * p)) for e in range(4)])
+    assert ramp[0] < 1 and ramp[-1] == 1
+
+
 def test_channel_divisor_rounds_every_width(make_tiny: Callable[..., Path], tmp_path: Path) -> None:
     """morph.channel_divisor = 4 (the tiny U-Net's seed widths are 4, 8, 16): shrunk, expanded and uniform widths
     are multiples of 4, within the budget; at its default of 1 the case ids are those of a suite without it."""

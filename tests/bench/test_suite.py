@@ -252,6 +252,13 @@ def test_learn_floor_needs_the_proximal_step(tmp_path: Path) -> None:
     load_suite(write(tmp_path, BASE.replace("strength = 1e-3", "strength = 1e-3\nlearn_floor = 0.1\nproximal = true")))
 
 
+def test_strength_warmup_must_end_before_structure_learning_does(tmp_path: Path) -> None:
+    assert problems(tmp_path, BASE.replace("strength = 1e-3", "strength = 1e-3\nepochs = 4\nstrength_warmup = 4")) == [
+        "morph.strength_warmup: must be shorter than morph.epochs (4), got 4"
+    ]
+    load_suite(write(tmp_path, BASE.replace("strength = 1e-3", "strength = 1e-3\nepochs = 4\nstrength_warmup = 2.5")))
+
+
 def test_unknown_profile(tmp_path: Path) -> None:
     assert problems(tmp_path, PROFILES, profile="smoke") == ["profiles.smoke: profile not defined (known: full, quick)"]
 
