@@ -33,13 +33,13 @@ class RunSummary:
 
 def select_cases(suite: Suite, only: Sequence[str] = ()) -> list[Case]:
     """All cases, or those whose id starts with one of ``only`` (or whose label equals one)."""
-    return _select([suite], only)
+    return _select([suite], [suite.cases()], only)
 
 
-def _select(suites: Sequence[Suite], only: Sequence[str]) -> list[Case]:
-    """The cases of every suite in order (a case in two suites once), or those ``only`` names; an ``only``
-    that matches no case of any suite is an error."""
-    cases = list({c.id: c for suite in suites for c in suite.cases()}.values())
+def _select(suites: Sequence[Suite], expanded: Sequence[Sequence[Case]], only: Sequence[str]) -> list[Case]:
+    """The cases of every suite (``expanded``: each suite's ``cases()``) in order, a case in two suites once, or
+    those ``only`` names; an ``only`` that matches no case of any suite is an error."""
+    cases = list({c.id: c for suite_cases in expanded for c in suite_cases}.values())
     if not only:
         return cases
     chosen = [c for c in cases if any(c.id.startswith(o) or c.label == o for o in only)]
@@ -91,7 +91,8 @@ def _run_suites(
     from bench.pipeline import RunOptions, StageEvent, case_status, plan_case, run_case
 
     suites = [load_suite(path, profile=profile, data_path=data_path) for path in suite_paths]
-    cases = _select(suites, only)
+    expanded = [suite.cases() for suite in suites]
+    cases = _select(suites, expanded, only)
     import torch  # here, not at the top: `bench report` must work without loading torch
 
     if device == "cuda" and executor == "local" and not torch.cuda.is_available():  # ray/slurm: the workers' GPUs
@@ -112,8 +113,8 @@ def _run_suites(
     statuses: dict[str, str] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr, disable=not (progress and is_terminal())) as bar:  # else: plain lines
-        for suite in suites:
-            ids = {c.id for c in suite.cases()}
+        for suite, suite_cases in zip(suites, expanded):
+            ids = {c.id for c in suite_cases}
             mine = [c for c in cases if c.id in ids and c.id not in statuses]
             task = bar.add_task(f"{suite.name} ({profile})", total=len(mine))
 

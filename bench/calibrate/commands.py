@@ -77,7 +77,7 @@ def latency_check_command(
     """Predicted vs measured end-to-end latency of random-width variants (seed 0; default models: unet:base=16,
     smp_unet:encoder=resnet18, smp_fpn:encoder=mobilenet_v2), calibrated model and roofline side by side: share
     within ±10 %, MAPE, Spearman ρ; writes OUT/latency.md, a scatter plot and the points."""
-    from bench.calibrate import load_profile
+    from bench.calibrate import GRIDS, load_profile
     from bench.calibrate.accuracy import CheckSettings, run_check, run_divisors, write_report
     from bench.measure import measure_latency
     from bench.store.environment import environment
@@ -93,10 +93,10 @@ def latency_check_command(
         raise BenchError(f"--roofline: {exc}") from None
     # time the variants the way the profile's own samples were timed (its grid's protocol): with fewer warm-up
     # calls and runs the medians read 2-6 % slower than the calibration's, a bias of the check, not of the model
-    grid = cal.measured_on.get("grid") or {}
+    grid, default = cal.measured_on.get("grid") or {}, GRIDS[device]  # a profile without its grid: the device's
     timing = dict(warmup=1, min_runs=3, min_time_s=0.0) if quick else {
-        "warmup": int(grid.get("warmup", 5)), "min_runs": int(grid.get("min_runs", 15)),
-        "min_time_s": float(grid.get("min_time_s", 0.25))}
+        "warmup": int(grid.get("warmup", default.warmup)), "min_runs": int(grid.get("min_runs", default.min_runs)),
+        "min_time_s": float(grid.get("min_time_s", default.min_time_s))}
 
     def measure(m: object, shape: tuple[int, ...], batch: int) -> float:
         return measure_latency(m, shape, device=device, batch=batch, threads=threads, dtype=dtype,  # type: ignore

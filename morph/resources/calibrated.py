@@ -5,10 +5,11 @@ Per layer (``batch`` examples, alive counts ``n_in``, ``n_out``)::
     t = const + flop · FLOPs + in_elem · (input elements) + out_elem · (output elements) + weight · (weights)
 
 with one coefficient set per layer kind (:func:`layer_kind`), optionally one per calibrated batch size. Every
-feature is linear or bilinear in the alive counts (FLOPs and weights ∝ n_in·n_out, or n_out for a depthwise conv; activations ∝ n_in or n_out), so each
-layer's cost is one :class:`~morph.resources.terms.Terms` side plus a constant and the MorphNet penalty stays
-differentiable exactly as with the roofline. Unlike the roofline it has a per-call cost (kernel launch,
-dispatch, framework overhead), which dominates small layers (wave2-facts §2.4).
+feature is linear or bilinear in the alive counts (FLOPs and weights ∝ n_in·n_out, or n_out for a depthwise
+conv; activations ∝ n_in or n_out), so each layer's cost is one :class:`~morph.resources.terms.Terms` side
+plus a constant and the MorphNet penalty stays differentiable exactly as with the roofline. Unlike the roofline
+it has a per-call cost (kernel launch, dispatch, framework overhead), which dominates small layers
+(wave2-facts §2.4).
 
 What the coefficients of a kind cover is decided when they are fitted (``bench calibrate``): conv kinds are
 timed as conv → BN → ReLU, the unit the zoo uses and the kernel nn-Meter fuses (wave2-facts §2.2), so a conv's
@@ -145,7 +146,9 @@ class CalibratedDevice:
     def coefficients(self, kind: str, batch: int | None = None) -> KindCoefficients:
         """The coefficients used for ``kind`` (at ``batch``), following ``fallback`` and then the nearest conv
         kernel."""
-        kinds = self.kinds_at(batch)
+        return self._lookup(self.kinds_at(batch), kind)
+
+    def _lookup(self, kinds: Mapping[str, KindCoefficients], kind: str) -> KindCoefficients:
         kind = self.fallback.get(kind, kind)
         if kind in kinds:
             return kinds[kind]
@@ -158,11 +161,11 @@ class CalibratedDevice:
     def layer_sides(self, layer: Layer, batch: int = 1) -> tuple[Terms, ...]:
         """One additive side: Σ coefficient × feature over the layer's parts (:func:`layer_parts`)."""
         side = Terms()
-        kinds = self.kinds_at(batch)
+        kinds = self.kinds_at(batch)  # resolved once per layer, not once per part
         for kind, terms in layer_parts(layer, batch).items():
             if kind in OPTIONAL_PARTS and kind not in kinds:
                 continue
-            c = self.coefficients(kind, batch)
+            c = self._lookup(kinds, kind)
             for name, t in terms.items():
                 side = side + t.scaled(getattr(c, name))
         return (side,)
