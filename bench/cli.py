@@ -231,15 +231,18 @@ def remeasure(
     results: Results = api.DEFAULT_RESULTS,
     profile: Profile = "quick",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Passes over all the suite's models; each "
+                                        "model's latency pools the samples of its passes.")] = 3,
 ) -> None:
     """Time every finished model of SUITE again (on a quiet machine) and replace the latency in its records;
-    training results are not touched. Use after a run that shared its cores (--jobs, other users)."""
+    training results are not touched. Use after a run that shared its cores (--jobs, other users). The models
+    are timed in passes (--rounds), so a machine whose speed drifts slows every model alike."""
     from bench.remeasure import remeasure as run
 
     if device not in ("cpu", "cuda"):
         raise BenchError(f"--device: expected cpu or cuda, got '{device}'")
     output_folder(results, "--results", create=False)
-    done, skipped = run(suite, results, profile=profile, device=device, on_record=print)
+    done, skipped = run(suite, results, profile=profile, device=device, rounds=rounds, on_record=print)
     print(f"re-timed {done} record(s); {skipped} left as they were (structure-learning records list alive widths)")
 
 

@@ -10,7 +10,13 @@ with (so the new number is comparable with the record's environment and with a `
 
 A record is re-timed only when the model rebuilt at its widths has the record's parameter count (a structure-
 learning record lists its alive widths, not the model it timed, and may list an emptied layer as 0; it is left as
-it was). Each re-timed record notes when and with how many threads in ``extra.latency_remeasured``.
+it was). Each re-timed record notes when, with how many threads and in how many rounds in
+``extra.latency_remeasured``.
+
+``rounds``: every model is timed once per pass over all of them, and its latency pools the samples of its passes.
+Why: on a shared VM whose speed drifts by a third within a minute (this project's 2-core AMD EPYC timed the same
+base U-Net at 9.6 and 14.8 ms in one remeasure), models timed one after another are compared at different
+speeds; passes spread the drift over all of them.
 """
 
 from __future__ import annotations
@@ -18,13 +24,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.errors import BenchError
 
 
-def remeasure(suite_file: Path, results: Path, *, profile: str = "quick", device: str = "cpu",
+def remeasure(suite_file: Path, results: Path, *, profile: str = "quick", device: str = "cpu", rounds: int = 1,
               on_record: Callable[[str], None] | None = None) -> tuple[int, int]:
-    """Re-time the ok records of ``suite_file``'s cases in ``results``; returns (re-timed, left as they were)."""
+    """Re-time the ok records of ``suite_file``'s cases in ``results`` in ``rounds`` passes; returns (re-timed,
+    left as they were)."""
     from bench.measure import count_params, torch_threads
     from bench.methods.products import REMOVED
     from bench.pipeline import stage_records
@@ -34,7 +42,10 @@ def remeasure(suite_file: Path, results: Path, *, profile: str = "quick", device
 
     if not results.is_dir():
         raise BenchError(f"{results}: expected an existing results folder")
-    done = skipped = 0
+    if rounds < 1:
+        raise BenchError(f"--rounds: expected at least 1, got {rounds}")
+    todo: list[tuple[Any, CaseContext, Any, Any]] = []
+    skipped = 0
     for case in load_suite(suite_file, profile=profile).cases():
         ctx: CaseContext | None = None
         for _, record in stage_records(results, case):
@@ -48,16 +59,33 @@ def remeasure(suite_file: Path, results: Path, *, profile: str = "quick", device
             if count_params(model) != record.params:
                 skipped += 1
                 continue
+            todo.append((case, ctx, record, model))
+    timed: list[list[dict[str, Any]]] = [[] for _ in todo]
+    for _ in range(rounds):
+        for runs, (_, ctx, record, model) in zip(timed, todo):
             with torch_threads(_threads_of(record)):
-                measured = ctx.measure_latency(model)
-            threads = {lat.get("threads") for lat in measured.values()}
-            write_record(results, dataclasses.replace(record, latency=measured, extra={
-                **record.extra, "latency_remeasured": {"at": utc_now(), "threads": sorted(threads)}}))
-            done += 1
-            if on_record is not None:
-                on_record(f"{case.id} {case.label} {record.stage}: "
-                          + ", ".join(f"{k} {1e3 * v['median_s']:.3g} ms" for k, v in measured.items()))
-    return done, skipped
+                runs.append(ctx.measure_latency(model))
+    for runs, (case, _, record, _) in zip(timed, todo):
+        measured = {key: _pooled([run[key] for run in runs]) for key in runs[0]}
+        threads = {lat.get("threads") for lat in measured.values()}
+        write_record(results, dataclasses.replace(record, latency=measured, extra={
+            **record.extra, "latency_remeasured": {"at": utc_now(), "threads": sorted(threads), "rounds": rounds}}))
+        if on_record is not None:
+            on_record(f"{case.id} {case.label} {record.stage}: "
+                      + ", ".join(f"{k} {1e3 * v['median_s']:.3g} ms" for k, v in measured.items()))
+    return len(todo), skipped
+
+
+def _pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One latency from the rounds of one model: their samples pooled (median, IQR, … over all of them)."""
+    from bench.measure import LatencyMeasurement
+
+    if len(runs) == 1:
+        return runs[0]
+    first = LatencyMeasurement.from_dict(runs[0])
+    gpu = None if first.gpu_samples_s is None else tuple(s for run in runs for s in run["gpu_samples_s"])
+    return dataclasses.replace(first, samples_s=tuple(s for run in runs for s in run["samples_s"]),
+                               gpu_samples_s=gpu).to_dict()
 
 
 def _threads_of(record) -> int | None:

@@ -6,7 +6,8 @@
 # under $OUT (default ./latency-calibration). Settings by environment (the script is tested on CPU with tiny ones):
 #   DEVICE (cpu)  THREADS (2 on cpu, unset on cuda)  DTYPE (float32)  ROOFLINE (cpu2 on cpu, H200 on cuda)
 #   MODELS ("unet:base=16 smp_unet:encoder=resnet18 smp_fpn:encoder=mobilenet_v2")  CAL_VARIANTS (12)
-#   CHECK_VARIANTS (17)  SIZES (64,128)  BATCHES (1,8)  QUICK (empty; 1: small grid, short timings)
+#   CHECK_VARIANTS (17)  ROUNDS (3: timings of each variant, calibration and check, median kept)  SIZES (64,128)
+#   BATCHES (1,8)  QUICK (empty; 1: small grid, short timings, one round)
 #   BENCH (python3 -m bench.cli)
 set -u -o pipefail
 OUT=${OUT:-latency-calibration}
@@ -16,6 +17,7 @@ if [ "$DEVICE" = cuda ]; then THREADS=${THREADS:-}; ROOFLINE=${ROOFLINE:-H200}; 
 MODELS=${MODELS:-"unet:base=16 smp_unet:encoder=resnet18 smp_fpn:encoder=mobilenet_v2"}
 CAL_VARIANTS=${CAL_VARIANTS:-12}
 CHECK_VARIANTS=${CHECK_VARIANTS:-17}
+ROUNDS=${ROUNDS:-3}
 SIZES=${SIZES:-64,128}
 BATCHES=${BATCHES:-1,8}
 BENCH=${BENCH:-python3 -m bench.cli}
@@ -29,12 +31,13 @@ for m in $MODELS; do models+=(--model "$m"); done
 profile="$OUT/devices/$DEVICE${THREADS}-$DTYPE-calibrated.json"
 
 start=$(date +%s)
-$BENCH calibrate "${common[@]}" "${models[@]}" --variants "$CAL_VARIANTS" --out "$profile" > "$OUT/calibrate.log" 2>&1
+$BENCH calibrate "${common[@]}" "${models[@]}" --variants "$CAL_VARIANTS" --rounds "$ROUNDS" --out "$profile" > "$OUT/calibrate.log" 2>&1
 rc_cal=$?
 mid=$(date +%s)
 rc_check=1
 if [ "$rc_cal" -eq 0 ]; then
-  $BENCH latency-check "${common[@]}" "${models[@]}" --variants "$CHECK_VARIANTS" --profile "$profile" \
+  $BENCH latency-check "${common[@]}" "${models[@]}" --variants "$CHECK_VARIANTS" --rounds "$ROUNDS" \
+    --profile "$profile" \
     --roofline "$ROOFLINE" --out "$OUT/report" > "$OUT/check.log" 2>&1
   rc_check=$?
 fi

@@ -32,7 +32,8 @@ Measure = Callable[[torch.nn.Module, tuple[int, ...], int], float]
 
 @dataclass(frozen=True)
 class CheckSettings:
-    """What to measure: ``variants`` random-width variants per model spec, each at every size and batch."""
+    """What to measure: ``variants`` random-width variants per model spec, each at every size and batch, timed in
+    ``rounds`` passes over all of them (a variant's latency: the median of its rounds)."""
 
     models: tuple[str, ...] = ("unet:base=16", "smp_unet:encoder=resnet18", "smp_fpn:encoder=mobilenet_v2")
     variants: int = 17
@@ -40,6 +41,7 @@ class CheckSettings:
     batches: tuple[int, ...] = (1, 8)
     min_factor: float = 0.2
     seed: int = 0
+    rounds: int = 1
 
 
 @dataclass(frozen=True)
@@ -110,25 +112,30 @@ def variant_jobs(settings: CheckSettings) -> list[Job]:
 
 
 def measure_jobs(jobs: Sequence[Job], devices: Mapping[str, Any], measure: Measure,
-                 on_point: Callable[[int, int], None] | None = None) -> list[Point]:
-    """Predict (each device's graph cost) and time every job."""
+                 on_point: Callable[[int, int], None] | None = None, rounds: int = 1) -> list[Point]:
+    """Predict (each device's graph cost) and time every job, ``rounds`` times in passes over all jobs; each
+    point's time is the median of its rounds. Why passes, not repeats in place: a shared VM drifts over minutes,
+    and one variant timed only in one slow minute is off by the drift; passes spread it over every variant."""
     from morph.resources import graph_cost
 
-    points = []
-    for i, job in enumerate(jobs):
-        pred = {d: float(graph_cost(job.graph, job.alive, "latency", dev, batch=job.batch))
-                for d, dev in devices.items()}
-        points.append(Point(job.model, job.variant, job.size, job.batch,
-                            float(measure(job.build(), (3, job.size, job.size), job.batch)), pred))
-        if on_point is not None:
-            on_point(i + 1, len(jobs))
-    return points
+    if rounds < 1:
+        raise BenchError(f"--rounds: expected at least 1, got {rounds}")
+    preds = [{d: float(graph_cost(job.graph, job.alive, "latency", dev, batch=job.batch)) for d, dev in devices.items()}
+             for job in jobs]
+    times: list[list[float]] = [[] for _ in jobs]
+    for r in range(rounds):
+        for i, job in enumerate(jobs):
+            times[i].append(float(measure(job.build(), (3, job.size, job.size), job.batch)))
+            if on_point is not None:
+                on_point(r * len(jobs) + i + 1, rounds * len(jobs))
+    return [Point(job.model, job.variant, job.size, job.batch, float(np.median(t)), pred)
+            for job, t, pred in zip(jobs, times, preds)]
 
 
 def run_check(settings: CheckSettings, devices: Mapping[str, Any], measure: Measure,
               on_point: Callable[[int, int], None] | None = None) -> list[Point]:
-    """Predict and time every job of :func:`variant_jobs`."""
-    return measure_jobs(variant_jobs(settings), devices, measure, on_point)
+    """Predict and time every job of :func:`variant_jobs`, in ``settings.rounds`` passes."""
+    return measure_jobs(variant_jobs(settings), devices, measure, on_point, rounds=settings.rounds)
 
 
 @dataclass(frozen=True)
@@ -160,7 +167,8 @@ def run_divisors(settings: CheckSettings, divisors: Sequence[int], share: float,
             except MorphError:  # one multiple per group already exceeds the budget: nothing to compare
                 continue
             jobs = _jobs(spec, d, model, graphs, found.widths, settings)
-            out += [DivisorPoint(d, int(found.cost), p) for p in measure_jobs(jobs, devices, measure)]
+            out += [DivisorPoint(d, int(found.cost), p)
+                    for p in measure_jobs(jobs, devices, measure, rounds=settings.rounds)]
     return out
 
 
@@ -222,7 +230,8 @@ def render_markdown(df: pd.DataFrame, settings: CheckSettings, context: Mapping[
         "# Latency prediction accuracy", "",
         f"{settings.variants} random-width variants of each of {', '.join(f'`{m}`' for m in settings.models)}, "
         f"at input sizes {', '.join(map(str, settings.sizes))} and batch {', '.join(map(str, settings.batches))}: "
-        "predicted end-to-end latency (the latency resource's graph cost) against the median of timed runs. "
+        "predicted end-to-end latency (the latency resource's graph cost) against the median of timed runs"
+        + (f" (the median of {settings.rounds} passes over all variants)" if settings.rounds > 1 else "") + ". "
         "within ±10 %: nn-Meter's accuracy measure; MAPE: mean absolute percentage error; Spearman: rank "
         "correlation.", "", f"Measured on {env}.", "",
         "## All variants", "", fmt(summary(df)), "",

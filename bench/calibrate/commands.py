@@ -39,6 +39,8 @@ def calibrate_command(
     model: Models = None,
     variants: Annotated[int, typer.Option("--variants", min=0, help="Random-width variants per model (0: probes "
                                           "only).")] = 12,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Timings of each variant (its row: the median), "
+                                        "mixed in one shuffled order with the probes.")] = 3,
     sizes: Sizes = "64,128", batches: Batches = "1,8", quick: Quick = False,
 ) -> None:
     """Time every layer kind and op the zoo uses on this device, and random-width variants of whole models
@@ -52,7 +54,7 @@ def calibrate_command(
     path = out or Path("reports/devices") / f"{name}.json"
     models = CheckSettings(models=tuple(model) if model else CheckSettings.models, variants=variants,
                            sizes=_ints("--sizes", sizes), batches=_ints("--batches", batches),
-                           seed=1) if variants else None
+                           seed=1, rounds=1 if quick else rounds) if variants else None
     cal = calibrate(GRIDS["quick" if quick else device], name, device=device, threads=threads, dtype=dtype,
                     models=models, on_task=lambda i, n: print(f"\r{i}/{n} timed", end="", flush=True))
     print()
@@ -70,6 +72,8 @@ def latency_check_command(
                                           "(empty: skip).")] = "1,8,16",
     divisor_share: Annotated[float, typer.Option("--divisor-share", min=0.01, max=1.0, help="Their params "
                                                  "budget, a share of each seed model's.")] = 0.5,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Passes over all variants; each variant's latency "
+                                        "is the median of its passes.")] = 3,
     out: Annotated[Path, typer.Option("--out", help="Folder for latency.md, figures/ and latency-points.csv.")]
     = Path("reports"),
     quick: Quick = False,
@@ -85,7 +89,8 @@ def latency_check_command(
 
     _check(device, dtype)
     settings = CheckSettings(models=tuple(model) if model else CheckSettings.models, variants=variants,
-                             sizes=_ints("--sizes", sizes), batches=_ints("--batches", batches))
+                             sizes=_ints("--sizes", sizes), batches=_ints("--batches", batches),
+                             rounds=1 if quick else rounds)
     cal = load_profile(profile)
     try:
         roof = get_device(roofline)

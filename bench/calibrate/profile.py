@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 from torch import nn
 
@@ -106,6 +108,11 @@ def calibrate(grid: Grid, name: str, *, device: str = "cpu", threads: int | None
               on_task: Callable[[int, int], None] | None = None) -> Calibration:
     """Time every probe of ``grid`` and, with ``models``, whole-model variants too, then fit.
 
+    Every timing is made in one shuffled order (fixed seed), probes and model rows mixed, and each model row is
+    timed ``models.rounds`` times (its sample: the median). Why: this VM's speed drifts by a third within minutes;
+    in task order, the probes and the model rows (which weigh 100 probes each in the fit) were timed in different
+    minutes, and one slow minute moved a whole family.
+
     Args:
         models: random-width variants to add as end-to-end rows (they catch what probes miss: ops outside the
             channel graph, framework overhead per module); use a different ``seed`` from the accuracy check.
@@ -115,12 +122,17 @@ def calibrate(grid: Grid, name: str, *, device: str = "cpu", threads: int | None
 
     clock = timer or measuring_timer(device, threads, dtype, grid)
     tasks = [*probe_tasks(grid), *(model_tasks(models) if models is not None else [])]
-    samples = []
-    for i, task in enumerate(tasks):
-        samples.append({"source": task.source, "name": task.name, "input_shape": list(task.input_shape),
-                        "batch": task.batch, "terms": task.terms, "time_s": float(clock(task))})
+    rounds = models.rounds if models is not None else 1
+    order = [i for i, task in enumerate(tasks) for _ in range(rounds if task.source == "model" else 1)]
+    random.Random(grid.seed).shuffle(order)
+    times: list[list[float]] = [[] for _ in tasks]
+    for n, i in enumerate(order):
+        times[i].append(float(clock(tasks[i])))
         if on_task is not None:
-            on_task(i + 1, len(tasks))
+            on_task(n + 1, len(order))
+    samples = [{"source": task.source, "name": task.name, "input_shape": list(task.input_shape),
+                "batch": task.batch, "terms": task.terms, "time_s": float(np.median(t))}
+               for task, t in zip(tasks, times)]
     env = environment()
     measured_on = {"device": device, "threads": threads if threads is not None else env["torch_threads"],
                    "dtype": dtype, "grid": dict(vars(grid)), "models": dict(vars(models)) if models else None}

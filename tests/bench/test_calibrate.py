@@ -151,3 +151,28 @@ def test_cli_bad_usage_is_one_line(args: list[str], message: str, tmp_path: Path
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert not (tmp_path / "x").exists()
+
+
+def test_model_rows_are_timed_in_rounds_mixed_with_the_probes() -> None:
+    """models.rounds = 3: each model row is timed three times, its sample is the median (one slow timing of every
+    row, 100×, moves none), and the model timings are spread among the probes' rather than after them."""
+    models = CheckSettings(models=("unet:base=4,depth=2",), variants=2, sizes=(16,), batches=(1, 2), seed=1, rounds=3)
+    clean = _synthetic_timer(TRUE)
+    calls: list[str] = []
+    first_seen: set[str] = set()
+
+    def timer(task: Task) -> float:
+        calls.append(task.source)
+        key = repr((task.name, task.batch, task.input_shape, task.terms))
+        slow = task.source == "model" and key not in first_seen  # the first timing of each row is 100× slow
+        first_seen.add(key)
+        return clean(task) * (100.0 if slow else 1.0)
+
+    cal = calibrate(GRIDS["quick"], "rounds", timer=timer, models=models)
+    model_calls = [i for i, source in enumerate(calls) if source == "model"]
+    assert len(model_calls) == 3 * 4 and model_calls[0] < len(calls) - len(model_calls)
+    rows = [s for s in cal.samples if s["source"] == "model"]
+    assert len(rows) == 4
+    for row in rows:
+        expected = sum(TRUE[k][n] * v for k, names in row["terms"].items() for n, v in names.items())
+        assert row["time_s"] == pytest.approx(expected)

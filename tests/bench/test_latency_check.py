@@ -70,3 +70,21 @@ def test_divisor_comparison_at_equal_params(tmp_path: Path) -> None:
     run = run_check(settings, {"toy": DEVICE}, by_params)
     written = write_report(run, settings, {}, tmp_path, divisors=points, share=0.5)
     assert "## Hardware-friendly widths" in written[0].read_text()
+
+
+def test_rounds_time_every_variant_in_passes_and_keep_the_median() -> None:
+    """rounds = 3: all 4 jobs are timed once before any is timed again (passes), and each point's time is the
+    median of its three. The 'time' is the call count, 100× in the second pass (a slow minute): job i of the pass
+    order gets i + 1, 100·(i + 5) and i + 9, so its median is i + 9 (the mean would follow the slow pass)."""
+    settings = CheckSettings(models=("unet:base=4,depth=2",), variants=1, sizes=(16,), batches=(1, 2, 3, 4), rounds=3)
+    calls: list[int] = []
+
+    def clock(model: nn.Module, shape: tuple[int, ...], batch: int) -> float:
+        calls.append(batch)
+        n = len(calls)
+        return float(n) * (100.0 if 5 <= n <= 8 else 1.0)
+
+    points = run_check(settings, {"toy": DEVICE}, clock)
+    assert len(calls) == 12 and calls[:4] == calls[4:8] == calls[8:]
+    order = {b: i for i, b in enumerate(calls[:4])}
+    assert {p.batch: p.measured_s for p in points} == {b: float(order[b] + 9) for b in order}

@@ -63,3 +63,28 @@ def test_remeasure_leaves_a_learn_record_with_an_emptied_layer(tiny_suite: Path,
     after = _records(results)
     assert after[learn] == emptied
     assert any("latency_remeasured" in r["extra"] for p, r in after.items() if p != learn)
+
+
+def test_rounds_time_every_model_once_per_pass_and_pool_the_samples(tiny_suite: Path, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    """--rounds 2: all models are timed once before any is timed again, and each record's latency pools its two
+    passes' samples. A fake clock returns the call count as the only sample, so model i of N gets (i, N + i)."""
+    from bench.measure import LatencyMeasurement
+    from bench.pipeline.context import CaseContext
+
+    results = tmp_path / "results"
+    assert api.run_suite(tiny_suite, results=results, progress=False).exit_code == 0
+    calls: list[int] = []
+
+    def clock(self: CaseContext, model) -> dict:
+        calls.append(sum(p.numel() for p in model.parameters()))
+        return {"cpu_b1": LatencyMeasurement((float(len(calls)),), "cpu", 1, 1, (3, 32, 32)).to_dict()}
+
+    monkeypatch.setattr(CaseContext, "measure_latency", clock)
+    done = CliRunner().invoke(app, ["remeasure", str(tiny_suite), "--results", str(results), "--rounds", "2"])
+    assert done.exit_code == 0, done.output
+    n = len(calls) // 2
+    assert n > 0 and len(calls) == 2 * n and calls[:n] == calls[n:]
+    pooled = sorted(tuple(r["latency"]["cpu_b1"]["samples_s"]) for r in _records(results).values()
+                    if r["extra"].get("latency_remeasured", {}).get("rounds") == 2)
+    assert pooled == [(float(i), float(n + i)) for i in range(1, n + 1)]
