@@ -53,12 +53,13 @@ _EXPORTS = {
     "group_widths": "morph.widths",
     "width_floor": "morph.widths",
     "StrengthController": "morph.schedule",
+    "LearnSchedule": "morph.schedule",
 }
 
 __all__ = [
     "DEVICES", "LAYERS", "RESOURCES", "SOURCES", "ChannelGraph", "ChannelGroup", "FixedInput", "GroupStrength", "Layer",
-    "LayerRule", "LayerSpec", "Member", "MorphError", "MorphNetRegularizer", "MultiplierResult", "ProximalStep",
-    "Registry", "Resource", "StrengthController", "UnsupportedLayerError", "apply_ties", "build_graph",
+    "LayerRule", "LayerSpec", "LearnSchedule", "Member", "MorphError", "MorphNetRegularizer", "MultiplierResult",
+    "ProximalStep", "Registry", "Resource", "StrengthController", "UnsupportedLayerError", "apply_ties", "build_graph",
     "create_model", "derive_widths", "graph_cost", "graph_cost_fn", "group_widths", "model_names", "rebuild",
     "register_device", "register_layer", "register_resource", "register_source", "symmetry_ties",
     "uniform_multiplier_widths", "width_floor", "width_multiplier_search",
@@ -102,7 +103,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from morph.regularizer import MorphNetRegularizer
     from morph.registry import Registry
     from morph.resources import DEVICES, RESOURCES, Resource, graph_cost, register_device, register_resource
-    from morph.schedule import StrengthController
+    from morph.schedule import LearnSchedule, StrengthController
     from morph.search import MultiplierResult, graph_cost_fn, uniform_multiplier_widths, width_multiplier_search
     from morph.sources import SOURCES, GroupStrength, Member, register_source
     from morph.symmetry import apply_ties, symmetry_ties

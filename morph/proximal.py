@@ -36,15 +36,24 @@ class ProximalStep:
         keep: a protected floor: the ``ceil(keep · width)`` strongest channels of each group are left out of the
             step, so the penalty cannot empty a layer whose channels are expensive (a FLOPs cost at full
             resolution); the task loss still moves them. 0 protects nothing.
+        max_rate: a cap on λ: the step uses ``min(strength, max_rate / max_g k_g)``, so no channel shrinks by
+            more than ``max_rate · lr`` in one step. Why: Adam moves a parameter by about ``lr`` per step whatever
+            its gradient, so where ``λ·k_g`` is well above 1 the task loss cannot hold any channel of group ``g``
+            and the whole group shrinks in lockstep, at a speed set by its cost alone. ``None``: no cap.
     """
 
     def __init__(self, regularizer: MorphNetRegularizer, strength: float, lr: float | None = None,
-                 keep: float = 0.0) -> None:
+                 keep: float = 0.0, max_rate: float | None = None) -> None:
         if strength < 0:
             raise ValueError(f"strength must be ≥ 0, got {strength}")
         if not 0 <= keep < 1:
             raise ValueError(f"keep must be in [0, 1), got {keep}")
-        self.keep = keep
+        if max_rate is not None and max_rate <= 0:
+            raise ValueError(f"max_rate must be > 0, got {max_rate}")
+        self.keep, self.max_rate = keep, max_rate
+        #: λ of the last step after the cap, and the cap itself (inf: none); a controller reads ``cap`` so that it
+        #: does not wind λ up past what can be applied
+        self.applied, self.cap = strength, math.inf
         without = sorted({src.kind for src in regularizer.sources if not src.proximal})
         if without:
             raise MorphError(f"source {', '.join(without)} has no proximal step: add λ·penalty() to the loss instead")
@@ -58,8 +67,9 @@ class ProximalStep:
         rates = _group_rates(optimizer) if self.lr is None else {}
         with torch.enable_grad():
             coeffs = self.reg.channel_coefficients()
+        self.applied = self.capped(self.strength, coeffs)
         for src, k in zip(self.reg.sources, coeffs.tolist()):
-            if self.strength * k <= 0:
+            if self.applied * k <= 0:
                 continue
             vals = src.per_member()
             winner = torch.stack(vals).argmax(0) if len(vals) > 1 else None
@@ -71,7 +81,18 @@ class ProximalStep:
                 mask = None if winner is None else winner == j
                 if free is not None:
                     mask = free if mask is None else mask & free
-                src.prox(member, lr * self.strength * k, mask)
+                src.prox(member, lr * self.applied * k, mask)
+
+    def capped(self, strength: float, coeffs: torch.Tensor | None = None) -> float:
+        """``strength`` after the ``max_rate`` cap at the current coefficients (``coeffs``: already computed)."""
+        if self.max_rate is None:
+            return strength
+        if coeffs is None:
+            with torch.enable_grad():
+                coeffs = self.reg.channel_coefficients()
+        top = float(coeffs.max()) if coeffs.numel() else 0.0
+        self.cap = self.max_rate / top if top > 0 else math.inf
+        return min(strength, self.cap)
 
     def _unprotected(self, src: Any) -> torch.Tensor | None:
         """The channels the step may shrink: all but the group's ``ceil(keep · width)`` strongest (None: all)."""

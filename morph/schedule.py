@@ -59,3 +59,57 @@ class StrengthController:
             return strength
         change = (cost_share / self.path(self.step)) ** self.gain
         return strength * min(max(change, 1.0 / self.max_step), self.max_step)
+
+
+@dataclass
+class LearnSchedule:
+    """λ and the protected floor at each step of a structure-learning run, in one place.
+
+    ``strength_now()`` and ``floor_now()`` are what the next proximal step uses; ``advance(cost_share, cap)``
+    after each step moves the schedule on (and lets a ``target`` controller steer λ).
+
+    Args:
+        strength: λ (a controller's starting value).
+        total_steps: optimizer steps of the run.
+        warmup_steps: λ ramps linearly from 0 over these steps (``(k + 1) / warmup`` of λ at step k); a controller
+            steers only after them.
+        target: a cost share for :class:`StrengthController` (None: λ stays fixed).
+        floor: the protected share of each group's channels (:class:`morph.ProximalStep`'s ``keep``).
+        floor_ramp_steps: the floor falls linearly from every channel to ``floor`` over these steps.
+    """
+
+    strength: float
+    total_steps: int
+    warmup_steps: int = 0
+    target: float | None = None
+    floor: float = 0.0
+    floor_ramp_steps: int = 0
+    step: int = field(default=0, init=False)
+    control: StrengthController | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.warmup_steps < 0 or self.floor_ramp_steps < 0 or not 0.0 <= self.floor < 1.0:
+            raise MorphError(f"need warmup_steps ≥ 0, floor_ramp_steps ≥ 0 and floor in [0, 1), got "
+                             f"{self.warmup_steps}, {self.floor_ramp_steps} and {self.floor}")
+        if self.target is not None:
+            self.control = StrengthController(self.target, max(1, self.total_steps - self.warmup_steps))
+
+    def strength_now(self) -> float:
+        """λ in force at this step: the warm-up's share of it during the warm-up."""
+        if not self.warmup_steps:
+            return self.strength
+        return self.strength * min(1.0, (self.step + 1) / self.warmup_steps)
+
+    def floor_now(self) -> float:
+        """The protected share of each group at this step."""
+        if not self.floor_ramp_steps:
+            return self.floor
+        return max(self.floor, 1.0 - (1.0 - self.floor) * (self.step + 1) / self.floor_ramp_steps)
+
+    def advance(self, cost_share: float, cap: float = math.inf) -> None:
+        """After a step: a controller steers λ from the alive ``cost_share``, never above ``cap`` (the proximal
+        step's own cap: λ beyond it would not be applied, and the controller would wind it up while the cost
+        lags)."""
+        if self.control is not None and self.step + 1 >= self.warmup_steps:
+            self.strength = min(self.control.update(self.strength, cost_share), cap)
+        self.step += 1

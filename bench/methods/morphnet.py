@@ -14,13 +14,14 @@ from bench.methods.products import AliveWidths, removal_notes
 LEARN_READS = tuple(f"morph.{k}" for k in (
     "method", "resource", "source", "strength", "threshold", "optimizer", "lr", "strength_lr", "relative_strength",
     "target_cost", "epochs", "proximal", "device_profile", "warm_start", "dead_layers", "learn_floor",
-    "strength_warmup",
+    "strength_warmup", "learn_max_rate", "learn_floor_ramp",
 ))
 #: Every shrink setting (both learning methods' shrink stages are keyed by all of them).
 SHRINK_READS = tuple(f"morph.{k}" for k in ("min_fraction", "min_width", "multiple", "symmetry", "index_shift_bug",
                                              "channel_divisor", "remove_dead_layers"))
 #: What meeting a budget reads.
-BUDGET_READS = tuple(f"morph.{k}" for k in ("budget", "expand_factor", "resource", "device_profile", "budget_by"))
+BUDGET_READS = tuple(f"morph.{k}" for k in ("budget", "expand_factor", "resource", "device_profile", "budget_by",
+                                             "budget_share"))
 
 
 def learn(ctx: Any, m: StageSettings, parent: Any) -> Any:
@@ -30,42 +31,40 @@ def learn(ctx: Any, m: StageSettings, parent: Any) -> Any:
     from bench.methods.products import Outcome, Product
     from bench.train import TrainHooks, train
     from morph import MorphNetRegularizer, ProximalStep
-    from morph.schedule import StrengthController
+    from morph.schedule import LearnSchedule
 
     model = S.regularized_model(ctx, parent, m.warm_start)
     reg = MorphNetRegularizer(model, ctx.example, resource=m.resource, source=m.source, threshold=m.threshold,
                               device=S.device_profile(m))
     config = S.learn_config(ctx, m)
     lam = S.strength_lambda(m.strength, m.relative_strength, lambda: reg.penalty())
-    state = {"lam": lam, "step": 0}  # λ, which a target_cost controller changes after every step
     seed_cost = reg.cost()
     per_epoch = math.ceil(len(ctx.splits.train) / config.batch_size)
-    warmup = round(m.strength_warmup * per_epoch)
-    control = None
-    if m.target_cost is not None:  # it steers after the warm-up, over the steps left
-        control = StrengthController(m.target_cost, config.epochs * per_epoch - warmup)
-
-    def applied() -> float:
-        """λ in force at this step: the ramp's share of it during the warm-up."""
-        return state["lam"] * (min(1.0, (state["step"] + 1) / warmup) if warmup else 1.0)
+    schedule = LearnSchedule(lam, config.epochs * per_epoch, warmup_steps=round(m.strength_warmup * per_epoch),
+                             target=m.target_cost, floor=m.learn_floor,
+                             floor_ramp_steps=round(m.learn_floor_ramp * per_epoch))
+    prox = ProximalStep(reg, lam, keep=m.learn_floor, max_rate=m.learn_max_rate) if m.proximal else None
+    cap = (lambda: prox.cap) if prox is not None else (lambda: math.inf)
 
     def epoch_end(epoch: int) -> dict[str, float]:
         alive = reg.alive_counts()
-        return {"reg_cost": reg.cost(), "reg_penalty": float(reg.penalty().detach()), "lambda": applied(),
-                "alive_fraction": sum(alive.values()) / sum(g.width for g in reg.graph.groups)}
-
-    prox = ProximalStep(reg, lam, keep=m.learn_floor) if m.proximal else None
+        row = {"reg_cost": reg.cost(), "reg_penalty": float(reg.penalty().detach()),
+               "lambda": min(schedule.strength_now(), cap()),
+               "alive_fraction": sum(alive.values()) / sum(g.width for g in reg.graph.groups)}
+        if prox is not None and prox.max_rate is not None:
+            row["lambda_cap"] = prox.cap
+        if prox is not None and schedule.floor_ramp_steps:
+            row["floor"] = prox.keep
+        return row
 
     def after_step(optimizer: Any) -> None:
         if prox is not None:
-            prox.strength = applied()
+            prox.strength, prox.keep = schedule.strength_now(), schedule.floor_now()
             prox.after_step(optimizer)
-        if control is not None and state["step"] + 1 >= warmup:
-            state["lam"] = control.update(state["lam"], reg.cost() / seed_cost if seed_cost > 0 else math.nan)
-        state["step"] += 1
+        schedule.advance(reg.cost() / seed_cost if seed_cost > 0 else math.nan, cap())
 
     groups = S.param_groups(model, reg, m.strength_lr)
-    hooks = TrainHooks(extra_loss=None if m.proximal else (lambda: applied() * reg.penalty()),
+    hooks = TrainHooks(extra_loss=None if m.proximal else (lambda: schedule.strength_now() * reg.penalty()),
                        after_step=after_step, on_epoch_end=epoch_end, param_groups=groups)
     result = train(model, ctx.splits, config, hooks=hooks)
     fields = S.train_fields(result)
@@ -76,7 +75,7 @@ def learn(ctx: Any, m: StageSettings, parent: Any) -> Any:
 
     fields["histogram"] = S.histogram(torch.cat([s.flatten() for s in strengths.values()]), m.source)
     fields["widths"] = alive
-    fields["extra"].update({"alive": alive, "lambda": lam, "final_lambda": state["lam"], "seed_cost": seed_cost,
+    fields["extra"].update({"alive": alive, "lambda": lam, "final_lambda": schedule.strength, "seed_cost": seed_cost,
                             "initial_cost": fields["history"].get("reg_cost", [math.nan])[0],
                             "sources": {n: g.source for n, g in reg.groups.items()}})
     product = Product(dict(parent.widths), S.cpu_state(model), AliveWidths(alive)) if result.ok else None

@@ -132,14 +132,20 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
     parent_products: dict[str, Product] = {}
     data = case.config.data.path
     fingerprint = data_fingerprint(data) if data is not None else None  # folder/inria/cifar10: the path is the data
-    for stage in plan_case(case):
+    stages = plan_case(case)
+    records = [try_read_record(record_path(results, case.id, s.name, s.iteration)) for s in stages]
+    # a finished stage's product matters only to a later stage that still has to run: records copied without their
+    # products (reports/records written into a results folder) must not retrain a finished case from its base
+    last_to_run = max((i for i, r in enumerate(records)
+                       if resume_action(None if r is None else r.status, True, force=options.force,
+                                        retry_failed=options.retry_failed) == "run"), default=-1)
+    for i, (stage, existing) in enumerate(zip(stages, records)):
         path = record_path(results, case.id, stage.name, stage.iteration)
-        existing = try_read_record(path)
         if existing is not None and stage.parent is None and not options.force:
             check_same_data(existing.extra.get("data"), fingerprint, f"{path} (stage {stage.label})")
         status = None if existing is None else existing.status
-        action = resume_action(status, existing is not None and has_checkpoint(stage_cache(results), stage.key),
-                               force=options.force, retry_failed=options.retry_failed)
+        kept = existing is not None and (i >= last_to_run or has_checkpoint(stage_cache(results), stage.key))
+        action = resume_action(status, kept, force=options.force, retry_failed=options.retry_failed)
         if action == "stop":
             _notify(options, StageEvent(case, stage, str(status), existing, replayed=True))
             return str(status)

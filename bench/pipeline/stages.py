@@ -140,17 +140,34 @@ def cost_fn(ctx: CaseContext, m: StageSettings, remove: Sequence[str] = ()) -> C
     if is_timed(m) and m.budget_by == "measurement":
         conditions = ctx.timing(ctx.case.config.measure.batch_sizes[0])
 
-        def measured(widths: Mapping[str, int]) -> float:
-            return conditions.measure(ctx.model_at(widths, remove=remove), ctx.input_shape, ctx.device).median
+        def timed(model: nn.Module) -> float:
+            return conditions.measure(model, ctx.input_shape, ctx.device).median
 
-        return measured
+        if m.budget_share is None:
+            return lambda widths: timed(ctx.model_at(widths, remove=remove))
+        seed = ctx.model_at(ctx.seed_widths)
+
+        def relative(widths: Mapping[str, int]) -> float:
+            # a share of the seed's latency, timed back to back with it: a shared machine whose speed drifts over
+            # minutes (this VM's base U-Net: 12 to 19 ms within a minute) then moves both timings alike
+            if widths == ctx.seed_widths and not remove:
+                return 1.0
+            return timed(ctx.model_at(widths, remove=remove)) / timed(seed)
+
+        return relative
     return graph_cost_fn(ctx.graph_without(remove), BUDGET_RESOURCE.get(m.resource, m.resource),
                          device=device_profile(m))
 
 
 def budget_of(ctx: CaseContext, m: StageSettings, cost: Callable[[Mapping[str, int]], float]) -> float:
-    """``morph.budget``, or the seed model's own cost."""
-    return m.budget if m.budget is not None else cost(ctx.seed_widths)
+    """``morph.budget``; ``morph.budget_share`` of the seed model's cost (with ``budget_by = "measurement"`` the
+    cost is already a share of the seed's measured latency); else the seed model's own cost."""
+    if m.budget is not None:
+        return m.budget
+    if m.budget_share is not None:
+        relative = is_timed(m) and m.budget_by == "measurement"
+        return m.budget_share if relative else m.budget_share * cost(ctx.seed_widths)
+    return cost(ctx.seed_widths)
 
 
 def multiplier_target(ctx: CaseContext, m: StageSettings, widths: Mapping[str, int],

@@ -22,7 +22,9 @@ UNHASHED = (("data", "path"), ("data", "path_env"), ("data", "class_names"), ("t
 #: that default, so adding a setting keeps every existing case id (and its finished stages) valid.
 ADDED = ((("morph", "target_cost"), None), (("data", "data_seed"), None), (("morph", "channel_divisor"), 1),
          (("train", "val_every"), 1), (("train", "compile"), False), (("morph", "learn_floor"), 0.0),
-         (("morph", "remove_dead_layers"), False), (("morph", "strength_warmup"), 0.0))
+         (("morph", "remove_dead_layers"), False), (("morph", "strength_warmup"), 0.0),
+         (("morph", "learn_max_rate"), None), (("morph", "learn_floor_ramp"), 0.0),
+         (("morph", "budget_share"), None))
 _ADDED_KEYS = {f"{section}.{key}" for (section, key), _ in ADDED}
 _SHORT = {"symmetry": "sym", "strength": "lam", "expand_factor": "expand", "batch_size": "bs", "threshold": "thr"}
 

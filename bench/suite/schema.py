@@ -240,9 +240,12 @@ class MorphSettings(BaseModel):
     that one value fits any model size and resource (MorphNet's advice: λ ≈ 1 / initial cost).
     ``strength_lr`` is the learning rate of the regularized strengths (BN γ) during structure learning: under
     Adam a γ moves at most ≈ lr per step, so from 1 it reaches 0 only when lr × steps ≫ 1.
-    ``budget_by="measurement"`` meets a latency budget by timing each candidate width multiplier on the run's
-    device instead of the roofline model. ``device_profile`` is a registered latency device (default ``cpu2``, a
-    roofline) or a calibrated profile file written by ``bench calibrate`` (``reports/devices/NAME.json``).
+    ``budget_share`` gives the budget as a share of the seed model's cost instead (e.g. 0.5: half its FLOPs or
+    latency). ``budget_by="measurement"`` meets a latency budget by timing each candidate width multiplier on the
+    run's device instead of the roofline model; with ``budget_share``, each candidate is timed back to back with the
+    seed model and the cost is their ratio, so a machine whose speed drifts moves both alike. ``device_profile``
+    is a registered latency device (default ``cpu2``, a roofline) or a calibrated profile file written by
+    ``bench calibrate`` (``reports/devices/NAME.json``).
     ``target_cost`` (a share of the seed's cost, e.g. 0.5) steers λ during
     structure learning so that the alive cost falls to that share (:class:`morph.schedule.StrengthController`);
     ``strength`` is then only λ's starting value. ``channel_divisor`` (e.g. 8 or 16) makes every shrunk, expanded
@@ -256,6 +259,13 @@ class MorphSettings(BaseModel):
     learning; a ``target_cost`` controller starts steering when the ramp ends. Measured on flops_target (seed 0,
     λ·G₀ 1000, floor 0.1), a 3- or 5-epoch ramp only moved the learn stage's collapse to the epochs where λ
     reached full strength (lowest val Dice 0.22 and 0.00 of the base's): it is there to measure, not a fix.
+    ``learn_max_rate`` (e.g. 1) caps λ of the proximal step so that no channel shrinks by more than that many
+    learning rates in one step (λ·max k_g ≤ learn_max_rate, :class:`morph.ProximalStep`), and a ``target_cost``
+    controller does not wind λ up past the cap. Under Adam a task step is ≈ lr, so above 1 the task loss cannot
+    hold the most expensive group's channels.
+    ``learn_floor_ramp`` (epochs, e.g. 7) lowers the protected floor linearly from every channel of each group to
+    ``learn_floor`` over the first epochs of structure learning, so a group loses its channels a few at a time
+    (gradual pruning) instead of all unprotected ones within a step or two.
     ``warm_start`` starts structure learning from the trained weights of
     the previous stage (the blog started from a fresh init). ``index_shift_bug`` and ``dead_layers`` only
     matter for ``method="blog"`` (blog-code-facts §5, §7).
@@ -273,9 +283,12 @@ class MorphSettings(BaseModel):
     channel_divisor: int = Field(1, ge=1)
     learn_floor: float = Field(0.0, ge=0, lt=1)
     strength_warmup: float = Field(0.0, ge=0)
+    learn_max_rate: float | None = Field(None, gt=0)
+    learn_floor_ramp: float = Field(0.0, ge=0)
     remove_dead_layers: bool = False
     symmetry: int = Field(0, ge=0, le=3)
     budget: float | None = Field(None, gt=0)
+    budget_share: float | None = Field(None, gt=0)
     expand_factor: float | None = Field(None, gt=0)
     iterations: int = Field(1, ge=1)
     optimizer: Optim | None = None
@@ -309,10 +322,15 @@ class MorphSettings(BaseModel):
 
     @model_validator(mode="after")
     def _one_target(self) -> MorphSettings:
-        if self.budget is not None and self.expand_factor is not None:
-            raise key_error("expand_factor", "give either budget or expand_factor, not both")
+        given = [k for k in ("budget", "budget_share", "expand_factor") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise key_error(given[-1], f"give one of budget, budget_share and expand_factor, not {' and '.join(given)}")
         if self.learn_floor > 0 and not self.proximal:
             raise key_error("learn_floor", "protects channels from the proximal step: needs proximal = true")
+        if self.learn_max_rate is not None and not self.proximal:
+            raise key_error("learn_max_rate", "caps the proximal step: needs proximal = true")
+        if self.learn_floor_ramp > 0 and not self.proximal:
+            raise key_error("learn_floor_ramp", "lowers the proximal step's floor: needs proximal = true")
         if self.strength_warmup >= self.epochs:
             raise key_error("strength_warmup", f"must be shorter than morph.epochs ({self.epochs}), got "
                             f"{self.strength_warmup:g}")

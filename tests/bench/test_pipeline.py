@@ -92,6 +92,24 @@ def test_failing_case_is_recorded_and_the_suite_goes_on(make_tiny: Callable[...,
     assert _run(suite, results, retry_failed=True).statuses[failed.id] == "failed"
 
 
+def test_finished_cases_without_their_products_are_not_retrained(tiny_suite: Path, tmp_path: Path) -> None:
+    """Records copied without the stage products (.stages/), as from reports/records: a rerun keeps every finished
+    case as it is; a case missing its last record recomputes only that stage's chain."""
+    import shutil
+
+    results = tmp_path / "results"
+    assert _run(tiny_suite, results).exit_code == 0
+    shutil.rmtree(results / ".stages")
+    before = {p: p.read_bytes() for p in results.rglob("*.json")}
+    assert _run(tiny_suite, results).exit_code == 0
+    assert {p: p.read_bytes() for p in results.rglob("*.json")} == before
+    uniform = next(results.glob("*/uniform.json"))
+    uniform.unlink()
+    assert _run(tiny_suite, results).exit_code == 0
+    changed = {p for p in results.rglob("*.json") if p.read_bytes() != before.get(p)}
+    assert {p.relative_to(results).parts[0] for p in changed if ".stages" not in p.parts} == {uniform.parent.name}
+
+
 def test_force_redoes_a_shared_stage_once(tiny_suite: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     _run(tiny_suite, results)
@@ -139,6 +157,35 @@ def test_target_cost_steers_structure_learning(make_tiny: Callable[..., Path], t
     assert abs(share - 0.5) < 0.2
     lams = learn["history"]["lambda"]
     assert max(lams) / min(lams) > 10 and learn["extra"]["final_lambda"] == lams[-1]
+
+
+def test_learn_max_rate_caps_lambda_and_the_controller_does_not_wind_up(make_tiny: Callable[..., Path],
+                                                                         tmp_path: Path) -> None:
+    """morph.learn_max_rate = 1e-3 is far below the λ that reaches the target, so the cap binds: every epoch's
+    λ is at most its cap, and the controller's own λ ends at the cap, not far above it (without the clamp it
+    grows by up to 2× a step while the cost stays above the path)."""
+    suite = make_tiny(learn_epochs=4, extra='"morph.target_cost" = [0.5]\n"morph.strength" = [1e-4]\n'
+                                            '"morph.learn_max_rate" = [1e-3]')
+    results = tmp_path / "results"
+    only = ["method=morphnet,sym=0,target_cost=0.5,lam=0.0001,learn_max_rate=0.001,seed=0"]
+    assert _run(suite, results, only=only).exit_code == 0
+    learn = load_results(results).query("stage == 'learn'").iloc[0]
+    lams, caps = learn["history"]["lambda"], learn["history"]["lambda_cap"]
+    assert all(lam <= cap * (1 + 1e-9) for lam, cap in zip(lams, caps))
+    assert learn["extra"]["final_lambda"] <= max(caps) * (1 + 1e-9)
+    assert lams[-1] == pytest.approx(caps[-1], rel=0.05)
+
+
+def test_learn_floor_ramp_lowers_the_protected_floor_to_learn_floor(make_tiny: Callable[..., Path],
+                                                                     tmp_path: Path) -> None:
+    """morph.learn_floor_ramp = 2 epochs down to learn_floor = 0.25: after k steps the floor is
+    1 − 0.75·k / (2p), p steps an epoch, and learn_floor from then on: 0.625 after the first epoch."""
+    suite = make_tiny(learn_epochs=3, extra='"morph.learn_floor" = [0.25]\n"morph.learn_floor_ramp" = [2.0]')
+    results = tmp_path / "results"
+    only = ["method=morphnet,sym=0,learn_floor=0.25,learn_floor_ramp=2,seed=0"]
+    assert _run(suite, results, only=only).exit_code == 0
+    learn = load_results(results).query("stage == 'learn'").iloc[0]
+    assert learn["history"]["floor"] == pytest.approx([0.625, 0.25, 0.25])
 
 
 def test_strength_warmup_ramps_lambda_from_zero(make_tiny: Callable[..., Path], tmp_path: Path) -> None:

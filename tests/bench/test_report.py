@@ -172,9 +172,9 @@ def test_uniform_match_is_what_the_uniform_stage_keys() -> None:
     spec = get_method("uniform").spec("uniform")
     assert set(UNIFORM_MATCH) == {r.removeprefix("morph.") for r in spec.reads if r.startswith("morph.")}
     # the settings uniform results were matched by before methods declared their stages (committed reports),
-    # plus channel_divisor (added later; absent from old records, which match as before)
+    # plus channel_divisor and budget_share (added later; absent from old records, which match as before)
     assert set(UNIFORM_MATCH) == {"budget", "expand_factor", "resource", "device_profile", "budget_by", "multiple",
-                                  "min_width", "symmetry", "channel_divisor"}
+                                  "min_width", "symmetry", "channel_divisor", "budget_share"}
 
 
 def test_setup_table_names_machine_commit_and_packages(results: Path) -> None:

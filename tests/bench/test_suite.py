@@ -239,10 +239,14 @@ def test_matrix_axis_must_name_a_setting(tmp_path: Path) -> None:
     ]
 
 
-def test_budget_and_expand_factor_exclude_each_other(tmp_path: Path) -> None:
-    assert problems(tmp_path, BASE.replace("strength = 1e-3", "budget = 1e6\nexpand_factor = 1.5")) == [
-        "morph.expand_factor: give either budget or expand_factor, not both"
-    ]
+@pytest.mark.parametrize("lines,message", [
+    ("budget = 1e6\nexpand_factor = 1.5", "morph.expand_factor: give one of budget, budget_share and expand_factor, "
+                                          "not budget and expand_factor"),
+    ("budget = 1e6\nbudget_share = 0.5", "morph.budget_share: give one of budget, budget_share and expand_factor, "
+                                         "not budget and budget_share"),
+])
+def test_budget_budget_share_and_expand_factor_exclude_each_other(tmp_path: Path, lines: str, message: str) -> None:
+    assert problems(tmp_path, BASE.replace("strength = 1e-3", lines)) == [message]
 
 
 def test_learn_floor_needs_the_proximal_step(tmp_path: Path) -> None:
@@ -250,6 +254,17 @@ def test_learn_floor_needs_the_proximal_step(tmp_path: Path) -> None:
         "morph.learn_floor: protects channels from the proximal step: needs proximal = true"
     ]
     load_suite(write(tmp_path, BASE.replace("strength = 1e-3", "strength = 1e-3\nlearn_floor = 0.1\nproximal = true")))
+
+
+@pytest.mark.parametrize("line,message", [
+    ("learn_max_rate = 1.0\nproximal = false", "morph.learn_max_rate: caps the proximal step: needs proximal = true"),
+    ("learn_max_rate = 0\nproximal = true", "morph.learn_max_rate: expected a value > 0.0 (got 0)"),
+    ("learn_floor_ramp = 3\nproximal = false",
+     "morph.learn_floor_ramp: lowers the proximal step's floor: needs proximal = true"),
+])
+def test_learn_schedules_need_the_proximal_step_and_positive_values(tmp_path: Path, line: str,
+                                                                    message: str) -> None:
+    assert problems(tmp_path, BASE.replace("strength = 1e-3", f"strength = 1e-3\n{line}")) == [message]
 
 
 def test_strength_warmup_must_end_before_structure_learning_does(tmp_path: Path) -> None:

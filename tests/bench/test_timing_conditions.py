@@ -41,3 +41,36 @@ def test_measured_budget_and_reported_latency_share_conditions(make_tiny: Callab
     assert (budget_conditions.channels_last, budget_conditions.dtype, budget_conditions.cudnn_benchmark) == (
         True, "bfloat16", False)
     assert reported["channels_last"] is True and reported["dtype"] == "bfloat16"
+
+
+def test_budget_share_times_each_candidate_back_to_back_with_the_seed(make_tiny: Callable[..., Path],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """morph.budget_share = 0.5 with budget_by = "measurement": the budget is 0.5 and a candidate's cost is its
+    time over the seed's, timed back to back with it. A fake clock ('latency' = parameters) whose machine slows
+    down by half again after every pair of timings leaves every ratio exact, where absolute times would drift
+    50% a pair."""
+    path = make_tiny()
+    text = path.read_text()
+    path.write_text(text[: text.index("[matrix]")] + '[matrix]\n"morph.method" = ["uniform"]\n'
+                    '"morph.resource" = ["latency"]\n"morph.budget_by" = ["measurement"]\n'
+                    '"morph.budget_share" = [0.5]\n')
+    (case,) = load_suite(path).cases()
+    ctx = CaseContext(case, progress=False)
+    calls = []
+
+    def clock(self: TimingConditions, model: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        slowdown = 1.0 + 0.5 * ((len(calls) - 1) // 2)
+        return type("M", (), {"median": slowdown * sum(p.numel() for p in model.parameters())})()
+
+    monkeypatch.setattr(TimingConditions, "measure", clock)
+    m = StageSettings(case.config.morph, get_method("uniform").spec("uniform"))
+    cost = stages.cost_fn(ctx, m)
+    params = lambda widths: sum(p.numel() for p in ctx.model_at(widths).parameters())  # noqa: E731
+    assert cost(ctx.seed_widths) == 1.0 and stages.budget_of(ctx, m, cost) == 0.5
+    half = {k: max(1, w // 2) for k, w in ctx.seed_widths.items()}
+    for _ in range(3):
+        assert cost(half) == pytest.approx(params(half) / params(ctx.seed_widths))
+    found = stages.multiplier_target(ctx, m, ctx.seed_widths)
+    assert found["budget"] == 0.5 and found["budget_by"] == "measurement"
+    assert found["cost"] == pytest.approx(params(found["widths"]) / params(ctx.seed_widths)) and found["cost"] <= 0.5

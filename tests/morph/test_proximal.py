@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from nets import Chain, example
 
@@ -85,3 +86,28 @@ def test_each_parameter_uses_its_own_group_learning_rate() -> None:
     ProximalStep(reg, lam)(opt)
     assert torch.allclose(net.a[1].weight, torch.full((4,), 0.5 - 0.2 * lam * ka))
     assert torch.allclose(net.b[1].weight, torch.full((6,), 0.5 - 0.01 * lam * kb))
+
+
+def test_max_rate_caps_lambda_at_the_most_expensive_group() -> None:
+    """max_rate = 0.5 with a λ far above it: λ becomes 0.5 / max k, so the most expensive group (a, k_a = 8064)
+    shrinks by exactly lr · 0.5 and b (k_b = 2·64·9·3 alive a + 2·64·2 head = 3712) by lr · 0.5 · k_b / k_a.
+    A λ under the cap is left as it is."""
+    net = Chain()
+    with torch.no_grad():
+        net.a[1].weight.copy_(torch.tensor([0.5, 0.001, 0.2, -0.3]))
+        net.b[1].weight.copy_(torch.tensor([0.1, 0.0, 0.4, 0.005, -0.2, 0.3]))
+    a0, b0 = net.a[1].weight.detach().clone(), net.b[1].weight.detach().clone()
+    reg = MorphNetRegularizer(net, example(), resource="flops", threshold=0.01)
+    ka, kb = 2 * 64 * 9 * 3 + 2 * 64 * 9 * 4, 2 * 64 * 9 * 3 + 2 * 64 * 2
+    lr = 0.1
+    step = ProximalStep(reg, 1.0, lr=lr, max_rate=0.5)
+    step.after_step()
+    assert step.applied == pytest.approx(0.5 / ka) and step.cap == pytest.approx(0.5 / ka)
+    tau_a, tau_b = lr * 0.5, lr * 0.5 * kb / ka
+    shrink = lambda w, tau: w.sign() * (w.abs() - tau).clamp_min(0)  # noqa: E731
+    assert torch.allclose(net.a[1].weight, shrink(a0, tau_a), atol=1e-7)
+    assert torch.allclose(net.b[1].weight, shrink(b0, tau_b), atol=1e-7)
+    under = ProximalStep(reg, 1e-7, lr=lr, max_rate=0.5)
+    assert under.capped(1e-7) == 1e-7
+    with pytest.raises(ValueError, match="max_rate must be > 0"):
+        ProximalStep(reg, 1.0, max_rate=0.0)
