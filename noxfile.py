@@ -1,7 +1,7 @@
 """Sessions: `nox` runs the tests; `nox -s reproduce` reruns the verdict suites and regenerates reports/, in two
 groups that each fit 100 minutes on 2 cores (`nox -s reproduce_blog`: the blog's conclusions; `nox -s
-reproduce_methods`: the method zoo and the FLOPs target), and `nox -s reproduce_extended` the smp backbones;
-`nox -s verify` reruns committed cases and checks them against reports/records;
+reproduce_methods`: the method zoo and the FLOPs and latency targets), and `nox -s reproduce_extended` the smp
+backbones; `nox -s verify` reruns committed cases and checks them against reports/records;
 `nox -s reports` re-renders reports/ from the records committed in reports/records (no training)."""
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ EXTENDED = ["suites/backbones.toml"]
 #: The verdict suites in groups of at most 100 minutes each on 2 cores (issue 12 allows the split).
 GROUPS = {
     "blog": [f"suites/{s}.toml" for s in ("quickstart", "cifar", "regularizers", "symmetry", "one_conv", "layers")],
-    "methods": [f"suites/{s}.toml" for s in ("flops_target", "methods")],
+    "methods": [f"suites/{s}.toml" for s in ("flops_target", "methods", "latency")],
 }
+#: Suites that choose widths by timing candidates (``budget_by = "measurement"``): they run after the pool, one case
+#: at a time, so no other worker's load is in the timings that decide their widths.
+ALONE = ["suites/latency.toml"]
 
 
 def _jobs(posargs: list[str]) -> list[str]:
@@ -60,7 +63,7 @@ def reproduce_blog(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def reproduce_methods(session: nox.Session) -> None:
-    """The method zoo and the FLOPs-target suite, then render all reports."""
+    """The method zoo, the FLOPs-target and the latency-target suites, then render all reports."""
     _run_suites(session, GROUPS["methods"])
 
 
@@ -74,7 +77,11 @@ def _run_suites(session: nox.Session, suites: list[str]) -> None:
     session.install("-e", ".")
     # one `bench run` for all the suites: their cases share one pool of workers, so a suite whose stages form one
     # chain (one seed) does not leave the other cores idle
-    session.run("bench", "run", *suites, *_jobs(session.posargs), *session.posargs, success_codes=[0, 1])
+    pooled = [s for s in suites if s not in ALONE]
+    if pooled:
+        session.run("bench", "run", *pooled, *_jobs(session.posargs), *session.posargs, success_codes=[0, 1])
+    for suite in (s for s in suites if s in ALONE):
+        session.run("bench", "run", suite, *session.posargs, "--jobs", "1", success_codes=[0, 1])
     for suite in suites:  # latency timed beside the other --jobs workers reads slow: time it again, alone
         session.run("bench", "remeasure", suite, *_profile(session.posargs))
     session.run("bench", "report", "results", "--out", "reports")

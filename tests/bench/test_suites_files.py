@@ -29,8 +29,8 @@ QUICK_STAGES_PER_SUITE = 20
 BACKBONE_STAGES = 30
 METHODS_STAGES = 42  # 64² stages of 5-70 s: the quick profile took 53 minutes of stage time on one core
 #: five MorphNet variants × (learn, shrink, expand) + base + uniform; 47 minutes of stage time on one core for
-#: three seeds before the floor-0.25 case, which adds about 2.5 minutes a seed
-FLOPS_TARGET_STAGES = 17
+#: three seeds before the floor-0.25 case and the capped, ramped one, which add about 2.5 minutes a seed each
+FLOPS_TARGET_STAGES = 20
 OWN_CAP = {"backbones": BACKBONE_STAGES, "methods": METHODS_STAGES, "flops_target": FLOPS_TARGET_STAGES}
 QUICK_NEW_STAGES = 15
 QUICK_TOTAL_STAGES = 90
@@ -79,13 +79,15 @@ def test_uniform_baseline_for_every_morphnet_budget() -> None:
     """Each MorphNet/blog row has a uniform-width-multiplier row at its resource and budget (same model)."""
     for path in SUITES:
         suite = _load(path, "quick")
-        uniform = {(c.config.model.name, c.config.model.encoder, c.config.morph.resource, c.config.morph.budget)
+        uniform = {(c.config.model.name, c.config.model.encoder, c.config.morph.resource, c.config.morph.budget,
+                    c.config.morph.budget_share, c.config.morph.budget_by)
                    for c in suite.cases() if c.config.morph.method == "uniform"}
         for case in suite.cases():
             m = case.config.morph
-            if m.method == "uniform" or m.budget is None:
+            if m.method == "uniform" or (m.budget is None and m.budget_share is None):
                 continue
-            key = (case.config.model.name, case.config.model.encoder, m.resource, m.budget)
+            key = (case.config.model.name, case.config.model.encoder, m.resource, m.budget, m.budget_share,
+                   m.budget_by)
             assert key in uniform, f"{path.name}: {case.label} has no uniform baseline at {key}"
 
 
