@@ -33,8 +33,10 @@ def _group_alive(pgid: int) -> bool:
 def test_ctrl_c_keeps_finished_cases_and_rerun_submits_only_missing(
     make_tiny: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # One quick case and three long ones, so the interrupt lands while the long ones are training.
-    suite = make_tiny(extra='"train.epochs" = [1, 40, 41, 42]')
+    # One quick case and three long ones, so the interrupt lands while the long ones are training. With 40 epochs
+    # they ended seconds after the quick one, and once (a full run on a noisy VM) the Ctrl-C reached a run that had
+    # just finished (exit 0); 150 epochs widen that window without lengthening the test much
+    suite = make_tiny(extra='"train.epochs" = [1, 150, 151, 152]')
     cases = [c for c in load_suite(suite).cases() if c.get("morph.method") == "uniform"]  # 4 jobs of one case
     only = [arg for c in cases for arg in ("--only", c.id)]
     results = tmp_path / "results"
