@@ -13,10 +13,8 @@ learning record lists its alive widths, not the model it timed, and may list an 
 it was). Each re-timed record notes when, with how many threads and in how many rounds in
 ``extra.latency_remeasured``.
 
-``rounds``: every model is timed once per pass over all of them, and its latency pools the samples of its passes.
-Why: on a shared VM whose speed drifts by a third within a minute (this project's 2-core AMD EPYC timed the same
-base U-Net at 9.6 and 14.8 ms in one remeasure), models timed one after another are compared at different
-speeds; passes spread the drift over all of them.
+``rounds``: every model is timed once per pass over all of them (:func:`bench.measure.in_passes`: a shared VM's
+speed drifts), and its latency pools the samples of its passes.
 """
 
 from __future__ import annotations
@@ -33,7 +31,7 @@ def remeasure(suite_file: Path, results: Path, *, profile: str = "quick", device
               on_record: Callable[[str], None] | None = None) -> tuple[int, int]:
     """Re-time the ok records of ``suite_file``'s cases in ``results`` in ``rounds`` passes; returns (re-timed,
     left as they were)."""
-    from bench.measure import count_params, torch_threads
+    from bench.measure import count_params, in_passes, torch_threads
     from bench.methods.products import REMOVED
     from bench.pipeline import stage_records
     from bench.pipeline.context import CaseContext
@@ -42,8 +40,6 @@ def remeasure(suite_file: Path, results: Path, *, profile: str = "quick", device
 
     if not results.is_dir():
         raise BenchError(f"{results}: expected an existing results folder")
-    if rounds < 1:
-        raise BenchError(f"--rounds: expected at least 1, got {rounds}")
     todo: list[tuple[Any, CaseContext, Any, Any]] = []
     skipped = 0
     for case in load_suite(suite_file, profile=profile).cases():
@@ -60,12 +56,13 @@ def remeasure(suite_file: Path, results: Path, *, profile: str = "quick", device
                 skipped += 1
                 continue
             todo.append((case, ctx, record, model))
-    timed: list[list[dict[str, Any]]] = [[] for _ in todo]
-    for _ in range(rounds):
-        for runs, (_, ctx, record, model) in zip(timed, todo):
-            with torch_threads(_threads_of(record)):
-                runs.append(ctx.measure_latency(model))
-    for runs, (case, _, record, _) in zip(timed, todo):
+
+    def time(item: tuple[Any, CaseContext, Any, Any]) -> dict[str, Any]:
+        _, ctx, record, model = item
+        with torch_threads(_threads_of(record)):
+            return ctx.measure_latency(model)
+
+    for runs, (case, _, record, _) in zip(in_passes(todo, time, rounds), todo):
         measured = {key: _pooled([run[key] for run in runs]) for key in runs[0]}
         threads = {lat.get("threads") for lat in measured.values()}
         write_record(results, dataclasses.replace(record, latency=measured, extra={

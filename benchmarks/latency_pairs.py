@@ -25,6 +25,7 @@ def _iqr(values: np.ndarray) -> str:
 
 def pairs(suite_file: Path, results: Path, rounds: int, profile: str = "quick") -> list[str]:
     """One line per seed (see the module doc); seeds without all three finished models are skipped."""
+    from bench.measure import in_passes
     from bench.pipeline import stage_records
     from bench.pipeline.context import CaseContext
     from bench.suite import load_suite
@@ -44,11 +45,9 @@ def pairs(suite_file: Path, results: Path, rounds: int, profile: str = "quick") 
         ctx = CaseContext(case, progress=False)
         models = {k: ctx.model_at(w) for k, w in widths.items()}
         timing = ctx.timing(case.config.measure.batch_sizes[0])
-        ms: dict[str, list[float]] = {k: [] for k in models}
-        for _ in range(rounds):
-            for name, model in models.items():
-                ms[name].append(1e3 * timing.measure(model, ctx.input_shape, ctx.device).median)
-        base, morph, uni = (np.array(ms[k]) for k in ("base", "morphnet", "uniform"))
+        ms = in_passes(list(models.values()),
+                       lambda model: 1e3 * timing.measure(model, ctx.input_shape, ctx.device).median, rounds)
+        base, morph, uni = (np.array(ms[i]) for i, _ in enumerate(models))  # base, morphnet, uniform
         lines.append(f"{case.label}: base {_iqr(base)} ms, MorphNet {_iqr(morph)} ms, uniform {_iqr(uni)} ms; "
                      f"MorphNet/base {_iqr(morph / base)}, faster in {int((morph < base).sum())}/{rounds} rounds; "
                      f"MorphNet/uniform {_iqr(morph / uni)}")

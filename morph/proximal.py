@@ -51,9 +51,9 @@ class ProximalStep:
         if max_rate is not None and max_rate <= 0:
             raise ValueError(f"max_rate must be > 0, got {max_rate}")
         self.keep, self.max_rate = keep, max_rate
-        #: λ of the last step after the cap, and the cap itself (inf: none); a controller reads ``cap`` so that it
-        #: does not wind λ up past what can be applied
-        self.applied, self.cap = strength, math.inf
+        #: the cap on λ at the last step's coefficients (inf: none); a controller reads it so that it does not wind
+        #: λ up past what can be applied
+        self.cap = math.inf
         without = sorted({src.kind for src in regularizer.sources if not src.proximal})
         if without:
             raise MorphError(f"source {', '.join(without)} has no proximal step: add λ·penalty() to the loss instead")
@@ -67,7 +67,8 @@ class ProximalStep:
         rates = _group_rates(optimizer) if self.lr is None else {}
         with torch.enable_grad():
             coeffs = self.reg.channel_coefficients()
-        self.applied = self.capped(self.strength, coeffs)
+        top = float(coeffs.max()) if coeffs.numel() else 0.0
+        self.cap = self.max_rate / top if self.max_rate is not None and top > 0 else math.inf
         for src, k in zip(self.reg.sources, coeffs.tolist()):
             if self.applied * k <= 0:
                 continue
@@ -83,16 +84,10 @@ class ProximalStep:
                     mask = free if mask is None else mask & free
                 src.prox(member, lr * self.applied * k, mask)
 
-    def capped(self, strength: float, coeffs: torch.Tensor | None = None) -> float:
-        """``strength`` after the ``max_rate`` cap at the current coefficients (``coeffs``: already computed)."""
-        if self.max_rate is None:
-            return strength
-        if coeffs is None:
-            with torch.enable_grad():
-                coeffs = self.reg.channel_coefficients()
-        top = float(coeffs.max()) if coeffs.numel() else 0.0
-        self.cap = self.max_rate / top if top > 0 else math.inf
-        return min(strength, self.cap)
+    @property
+    def applied(self) -> float:
+        """λ of the step: ``strength`` under the cap of the last step's coefficients."""
+        return min(self.strength, self.cap)
 
     def _unprotected(self, src: Any) -> torch.Tensor | None:
         """The channels the step may shrink: all but the group's ``ceil(keep · width)`` strongest (None: all)."""

@@ -113,23 +113,17 @@ def variant_jobs(settings: CheckSettings) -> list[Job]:
 
 def measure_jobs(jobs: Sequence[Job], devices: Mapping[str, Any], measure: Measure,
                  on_point: Callable[[int, int], None] | None = None, rounds: int = 1) -> list[Point]:
-    """Predict (each device's graph cost) and time every job, ``rounds`` times in passes over all jobs; each
-    point's time is the median of its rounds. Why passes, not repeats in place: a shared VM drifts over minutes,
-    and one variant timed only in one slow minute is off by the drift; passes spread it over every variant."""
+    """Predict (each device's graph cost) and time every job in ``rounds`` passes over all jobs
+    (:func:`bench.measure.in_passes`); each point's time is the median of its passes."""
+    from bench.measure import in_passes
     from morph.resources import graph_cost
 
-    if rounds < 1:
-        raise BenchError(f"--rounds: expected at least 1, got {rounds}")
-    preds = [{d: float(graph_cost(job.graph, job.alive, "latency", dev, batch=job.batch)) for d, dev in devices.items()}
-             for job in jobs]
-    times: list[list[float]] = [[] for _ in jobs]
-    for r in range(rounds):
-        for i, job in enumerate(jobs):
-            times[i].append(float(measure(job.build(), (3, job.size, job.size), job.batch)))
-            if on_point is not None:
-                on_point(r * len(jobs) + i + 1, rounds * len(jobs))
-    return [Point(job.model, job.variant, job.size, job.batch, float(np.median(t)), pred)
-            for job, t, pred in zip(jobs, times, preds)]
+    times = in_passes(jobs, lambda job: float(measure(job.build(), (3, job.size, job.size), job.batch)), rounds,
+                      on_point)
+    return [Point(job.model, job.variant, job.size, job.batch, float(np.median(t)),
+                  {d: float(graph_cost(job.graph, job.alive, "latency", dev, batch=job.batch))
+                   for d, dev in devices.items()})
+            for job, t in zip(jobs, times)]
 
 
 def run_check(settings: CheckSettings, devices: Mapping[str, Any], measure: Measure,

@@ -209,3 +209,23 @@ class TimingConditions:
                                warmup=self.warmup, min_runs=self.min_runs, min_time_s=self.min_time_s,
                                cudnn_benchmark_flag=self.cudnn_benchmark, channels_last=self.channels_last,
                                dtype=self.dtype)
+
+
+def in_passes(items: Sequence[Any], time: Callable[[Any], Any], rounds: int,
+              on_each: Callable[[int, int], None] | None = None) -> list[list[Any]]:
+    """``time(item)`` for every item, once per pass over all of them, ``rounds`` passes; returns each item's
+    results in pass order. Why passes, not repeats in place: a shared VM's speed drifts over minutes (this
+    project's 2-core AMD EPYC timed one U-Net at 9.6 and 14.8 ms within one pass of a remeasure), and items timed
+    one after another are compared at different speeds; passes spread the drift over all of them.
+    ``on_each(done, total)`` after every timing."""
+    from bench.errors import BenchError
+
+    if rounds < 1:
+        raise BenchError(f"--rounds: expected at least 1, got {rounds}")
+    out: list[list[Any]] = [[] for _ in items]
+    for r in range(rounds):
+        for i, item in enumerate(items):
+            out[i].append(time(item))
+            if on_each is not None:
+                on_each(r * len(items) + i + 1, rounds * len(items))
+    return out

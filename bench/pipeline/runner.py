@@ -132,16 +132,15 @@ def run_case(case: Case, results: Path, options: RunOptions | None = None) -> st
     parent_products: dict[str, Product] = {}
     data = case.config.data.path
     fingerprint = data_fingerprint(data) if data is not None else None  # folder/inria/cifar10: the path is the data
-    stages = plan_case(case)
-    records = [try_read_record(record_path(results, case.id, s.name, s.iteration)) for s in stages]
+    planned = stage_records(results, case)
     # a finished stage's product matters only to a later stage that still has to run: records copied without their
     # products (reports/records written into a results folder) must not retrain a finished case from its base
-    last_to_run = max((i for i, r in enumerate(records)
+    last_to_run = max((i for i, (_, r) in enumerate(planned)
                        if resume_action(None if r is None else r.status, True, force=options.force,
                                         retry_failed=options.retry_failed) == "run"), default=-1)
-    for i, (stage, existing) in enumerate(zip(stages, records)):
-        path = record_path(results, case.id, stage.name, stage.iteration)
+    for i, (stage, existing) in enumerate(planned):
         if existing is not None and stage.parent is None and not options.force:
+            path = record_path(results, case.id, stage.name, stage.iteration)
             check_same_data(existing.extra.get("data"), fingerprint, f"{path} (stage {stage.label})")
         status = None if existing is None else existing.status
         kept = existing is not None and (i >= last_to_run or has_checkpoint(stage_cache(results), stage.key))
@@ -229,7 +228,7 @@ def _notify(options: RunOptions, event: StageEvent) -> None:
 
 
 def stage_records(results: Path, case: Case) -> list[tuple[Stage, StageRecord | None]]:
-    """Each planned stage of ``case`` with its record, if any (for ``bench list`` / ``bench show``)."""
+    """Each planned stage of ``case`` with its record, if any (for ``bench list`` / ``bench show`` and resume)."""
     out = []
     for stage in plan_case(case):
         path = record_path(results, case.id, stage.name, stage.iteration)

@@ -108,6 +108,7 @@ def test_max_rate_caps_lambda_at_the_most_expensive_group() -> None:
     assert torch.allclose(net.a[1].weight, shrink(a0, tau_a), atol=1e-7)
     assert torch.allclose(net.b[1].weight, shrink(b0, tau_b), atol=1e-7)
     under = ProximalStep(reg, 1e-7, lr=lr, max_rate=0.5)
-    assert under.capped(1e-7) == 1e-7
+    under.after_step()
+    assert under.applied == 1e-7
     with pytest.raises(ValueError, match="max_rate must be > 0"):
         ProximalStep(reg, 1.0, max_rate=0.0)
